@@ -1,1 +1,23 @@
-//! claude-wif filter
+//! claude-wif filter: a proxy-wasm filter that attaches a short-lived Claude
+//! access token (Workload Identity Federation) to each upstream request.
+//!
+//! Everything that decides is plain Rust over the [`host::Host`] trait;
+//! only `adapter` and this file touch `proxy_wasm`.
+
+mod adapter;
+pub mod cache;
+pub mod config;
+pub mod filter;
+pub mod headers;
+pub mod host;
+pub mod identity;
+pub mod issuer;
+pub mod reply;
+
+#[cfg(test)]
+mod tests;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
+    proxy_wasm::set_root_context(adapter::new_root);
+}}

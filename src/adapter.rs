@@ -1,0 +1,191 @@
+//! The proxy-wasm edge: root and HTTP contexts, and [`Host`] implemented with
+//! `proxy_wasm::hostcalls` (which return `Result`, unlike the SDK helpers
+//! that unwrap). No decisions are made here.
+
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, MapType, Status};
+
+use crate::config::FilterConfig;
+use crate::filter::{HeadersAction, RequestFilter};
+use crate::host::{Host, HostError};
+
+/// Creates the root context (one per plugin per worker).
+pub fn new_root(context_id: u32) -> Box<dyn RootContext> {
+    Box::new(FilterRoot {
+        context_id,
+        config: None,
+    })
+}
+
+struct FilterRoot {
+    context_id: u32,
+    config: Option<Rc<FilterConfig>>,
+}
+
+impl Context for FilterRoot {}
+
+impl RootContext for FilterRoot {
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        if let Ok(level) = hostcalls::get_log_level() {
+            proxy_wasm::set_log_level(level);
+        }
+        let bytes = hostcalls::get_buffer(
+            BufferType::PluginConfiguration,
+            0,
+            plugin_configuration_size,
+        )
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        match FilterConfig::parse(&bytes) {
+            Ok(config) => {
+                log::info!(
+                    "claude-wif[root {}]: configured: issuer cluster {}, server workload {}, identity source {}",
+                    self.context_id,
+                    config.issuer.cluster,
+                    config.server_workload,
+                    config.identity.kind()
+                );
+                self.config = Some(Rc::new(config));
+                true
+            }
+            Err(errors) => {
+                log::error!("claude-wif: invalid plugin configuration: {errors}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Never `None`: the SDK panics on it. Without a configuration every
+        // request is refused (503) by the filter itself.
+        Some(Box::new(FilterHttp {
+            host: ProxyHost { context_id },
+            filter: RequestFilter::new(self.config.clone()),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct FilterHttp {
+    host: ProxyHost,
+    filter: RequestFilter,
+}
+
+impl Context for FilterHttp {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        self.filter
+            .on_issuer_answer(&mut self.host, token_id, body_size);
+    }
+}
+
+impl HttpContext for FilterHttp {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        match self.filter.on_request_headers(&mut self.host) {
+            HeadersAction::Continue => Action::Continue,
+            HeadersAction::Pause => Action::Pause,
+        }
+    }
+}
+
+/// [`Host`] over the proxy-wasm ABI, for the HTTP context `context_id`.
+struct ProxyHost {
+    context_id: u32,
+}
+
+fn host_error(status: Status) -> HostError {
+    match status {
+        Status::CasMismatch => HostError::CasMismatch,
+        Status::BadArgument => HostError::BadArgument,
+        other => HostError::Failed(other as u32),
+    }
+}
+
+impl Host for ProxyHost {
+    fn now(&self) -> SystemTime {
+        hostcalls::get_current_time().unwrap_or(UNIX_EPOCH)
+    }
+
+    fn request_header_values(&self, name: &str) -> Vec<Vec<u8>> {
+        hostcalls::get_map_bytes(MapType::HttpRequestHeaders)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value)
+            .collect()
+    }
+
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).map_err(host_error)
+    }
+
+    fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
+        hostcalls::remove_map_value(MapType::HttpRequestHeaders, name).map_err(host_error)
+    }
+
+    fn resume_request(&mut self) -> Result<(), HostError> {
+        hostcalls::resume_http_request().map_err(host_error)
+    }
+
+    fn send_reply(
+        &mut self,
+        status: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
+        hostcalls::send_http_response(status, headers.to_vec(), Some(body)).map_err(host_error)
+    }
+
+    fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        hostcalls::get_shared_data(key).unwrap_or((None, None))
+    }
+
+    fn set_shared_data(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+        cas: Option<u32>,
+    ) -> Result<(), HostError> {
+        hostcalls::set_shared_data(key, value, cas).map_err(host_error)
+    }
+
+    fn dispatch(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, HostError> {
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), Vec::new(), timeout)
+            .map_err(host_error)
+    }
+
+    fn call_response_header(&self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name)
+            .ok()
+            .flatten()
+    }
+
+    fn call_response_body(&self, max_size: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, max_size)
+            .ok()
+            .flatten()
+    }
+
+    fn log(&self, level: log::Level, message: &str) {
+        log::log!(level, "claude-wif[ctx {}]: {message}", self.context_id);
+    }
+}

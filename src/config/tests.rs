@@ -1,0 +1,248 @@
+use super::*;
+
+const MINIMAL: &str = r#"{"issuer_cluster":"issuer_svc","identity":{"source":"static","value":"spiffe://cluster.local/ns/demo/sa/app"}}"#;
+
+/// The minimal config with `field` set to the raw JSON `value`.
+fn with(field: &str, value: &str) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(MINIMAL).unwrap();
+    doc[field] = serde_json::from_str(value).unwrap();
+    doc.to_string()
+}
+
+fn errors(json: &str) -> Vec<ConfigError> {
+    FilterConfig::parse(json.as_bytes()).unwrap_err().0
+}
+
+/// Parsing fails with exactly one error, on `field`; returns its message.
+fn one_error(json: &str, field: &str) -> String {
+    let errors = errors(json);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field, field, "{errors:?}");
+    errors[0].message.clone()
+}
+
+#[test]
+fn minimal_config_gets_the_documented_defaults() {
+    let config = FilterConfig::parse(MINIMAL.as_bytes()).unwrap();
+    assert_eq!(
+        config,
+        FilterConfig {
+            issuer: IssuerConfig {
+                cluster: "issuer_svc".into(),
+                authority: "issuer-svc".into(),
+                token_path: "/v1/token".into(),
+                timeout: Duration::from_millis(5000),
+                internal_api_key: None,
+            },
+            server_workload: "api.anthropic.com".into(),
+            identity: IdentitySource::Static("spiffe://cluster.local/ns/demo/sa/app".into()),
+            refresh: RefreshPolicy {
+                advisory_s: 120,
+                mandatory_s: 30,
+            },
+        }
+    );
+}
+
+#[test]
+fn full_documented_config_parses() {
+    let json = r#"{"issuer_cluster": "issuer_svc", "issuer_authority": "issuer-svc", "token_path": "/v1/token", "timeout_ms": 5000,
+ "server_workload": "api.anthropic.com",
+ "identity": {"source": "header"},
+ "advisory_refresh_s": 120, "mandatory_refresh_s": 30, "internal_api_key": "k3y-ABCD"}"#;
+    let config = FilterConfig::parse(json.as_bytes()).unwrap();
+    assert_eq!(
+        config.identity,
+        IdentitySource::Header("x-client-workload".into())
+    );
+    assert_eq!(
+        config
+            .issuer
+            .internal_api_key
+            .as_ref()
+            .map(InternalApiKey::expose),
+        Some("k3y-ABCD")
+    );
+}
+
+#[test]
+fn internal_api_key_debug_shows_only_last_four() {
+    let config =
+        FilterConfig::parse(with("internal_api_key", r#""secret-part-WXYZ""#).as_bytes()).unwrap();
+    let debug = format!("{config:?}");
+    assert!(debug.contains("InternalApiKey(…WXYZ)"), "{debug}");
+    assert!(!debug.contains("secret-part"), "{debug}");
+}
+
+#[test]
+fn empty_configuration_requires_issuer_cluster() {
+    for empty in ["", "  \n", "{}"] {
+        let errors = errors(empty);
+        assert_eq!(errors[0].field, "issuer_cluster", "{empty:?}: {errors:?}");
+        assert!(errors[0].message.starts_with("required"));
+    }
+}
+
+#[test]
+fn issuer_cluster_must_not_be_empty() {
+    assert!(one_error(&with("issuer_cluster", r#""""#), "issuer_cluster").starts_with("required"));
+}
+
+#[test]
+fn issuer_authority_must_be_a_plain_name() {
+    one_error(&with("issuer_authority", r#""""#), "issuer_authority");
+    one_error(&with("issuer_authority", r#""a b""#), "issuer_authority");
+}
+
+#[test]
+fn token_path_must_start_with_slash() {
+    assert_eq!(
+        one_error(&with("token_path", r#""v1/token""#), "token_path"),
+        "must start with /"
+    );
+    one_error(&with("token_path", r#""/v1/to ken""#), "token_path");
+}
+
+#[test]
+fn timeout_ms_bounds() {
+    one_error(&with("timeout_ms", "0"), "timeout_ms");
+    one_error(&with("timeout_ms", "60001"), "timeout_ms");
+    assert!(FilterConfig::parse(with("timeout_ms", "60000").as_bytes()).is_ok());
+    assert!(FilterConfig::parse(with("timeout_ms", "1").as_bytes()).is_ok());
+}
+
+#[test]
+fn wrong_types_name_their_field() {
+    one_error(&with("timeout_ms", "-1"), "timeout_ms");
+    one_error(&with("timeout_ms", r#""5000""#), "timeout_ms");
+    one_error(&with("issuer_cluster", "5"), "issuer_cluster");
+}
+
+#[test]
+fn server_workload_must_not_contain_slash() {
+    one_error(
+        &with("server_workload", r#""api.anthropic.com/v1""#),
+        "server_workload",
+    );
+    one_error(&with("server_workload", r#""""#), "server_workload");
+}
+
+#[test]
+fn mandatory_must_be_below_advisory() {
+    let message = one_error(&with("mandatory_refresh_s", "120"), "mandatory_refresh_s");
+    assert_eq!(message, "must be less than advisory_refresh_s (120)");
+    assert!(FilterConfig::parse(with("mandatory_refresh_s", "0").as_bytes()).is_ok());
+    assert!(FilterConfig::parse(with("mandatory_refresh_s", "119").as_bytes()).is_ok());
+}
+
+#[test]
+fn advisory_bounds() {
+    one_error(&with("advisory_refresh_s", "3601"), "advisory_refresh_s");
+    let errors = errors(&with("advisory_refresh_s", "0"));
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["advisory_refresh_s", "mandatory_refresh_s"]);
+}
+
+#[test]
+fn internal_api_key_errors_never_echo_the_key() {
+    for bad in [r#""""#, r#""secretvalue x""#, "123456789"] {
+        let json = with("internal_api_key", bad);
+        let message = one_error(&json, "internal_api_key");
+        assert!(
+            !message.contains("secretvalue") && !message.contains("123456789"),
+            "{message}"
+        );
+    }
+    assert!(FilterConfig::parse(with("internal_api_key", "null").as_bytes()).is_ok());
+}
+
+#[test]
+fn unknown_fields_are_refused_with_their_path() {
+    let message = one_error(&with("issuer_clustre", r#""x""#), "issuer_clustre");
+    assert!(
+        message.starts_with("unknown field `issuer_clustre`"),
+        "{message}"
+    );
+    let json = with("identity", r#"{"source":"static","value":"a","extra":1}"#);
+    one_error(&json, "identity.extra");
+}
+
+#[test]
+fn identity_is_required() {
+    one_error(r#"{"issuer_cluster":"c"}"#, "identity");
+}
+
+#[test]
+fn identity_source_must_be_known() {
+    let message = one_error(
+        &with("identity", r#"{"source":"magic"}"#),
+        "identity.source",
+    );
+    assert!(message.contains("unknown variant `magic`"), "{message}");
+}
+
+#[test]
+fn static_identity_value_rules() {
+    one_error(
+        &with("identity", r#"{"source":"static","value":""}"#),
+        "identity.value",
+    );
+    one_error(
+        &with("identity", r#"{"source":"static","value":"a\nb"}"#),
+        "identity.value",
+    );
+    let long = format!(r#"{{"source":"static","value":"{}"}}"#, "a".repeat(2049));
+    one_error(&with("identity", &long), "identity.value");
+    one_error(&with("identity", r#"{"source":"static"}"#), "identity");
+}
+
+#[test]
+fn identity_header_must_be_a_lowercase_header_name() {
+    for bad in [r#""X-Client-Workload""#, r#""""#, r#""a b""#, r#""a:b""#] {
+        let json = with(
+            "identity",
+            &format!(r#"{{"source":"header","name":{bad}}}"#),
+        );
+        let message = one_error(&json, "identity.name");
+        assert_eq!(message, "must be a lowercase HTTP header name", "{bad}");
+    }
+}
+
+#[test]
+fn identity_header_must_not_be_a_pseudo_header() {
+    let json = with("identity", r#"{"source":"header","name":":authority"}"#);
+    assert_eq!(
+        one_error(&json, "identity.name"),
+        "must not be a pseudo-header"
+    );
+}
+
+#[test]
+fn identity_header_must_not_be_a_credential_header() {
+    for name in ["authorization", "x-api-key", "anthropic-beta"] {
+        let json = with(
+            "identity",
+            &format!(r#"{{"source":"header","name":"{name}"}}"#),
+        );
+        assert!(one_error(&json, "identity.name").starts_with("must not be"));
+    }
+}
+
+#[test]
+fn all_validation_errors_are_reported_on_one_line() {
+    let json =
+        r#"{"issuer_cluster":"","token_path":"x","identity":{"source":"header","name":"Bad"}}"#;
+    let line = FilterConfig::parse(json.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        line,
+        "issuer_cluster: required: the Envoy cluster of issuer-svc; token_path: must start with /; identity.name: must be a lowercase HTTP header name"
+    );
+}
+
+#[test]
+fn trailing_garbage_is_refused() {
+    let json = format!("{MINIMAL} x");
+    assert!(FilterConfig::parse(json.as_bytes()).is_err());
+}

@@ -1,0 +1,95 @@
+//! The small host interface the filter core runs against.
+//!
+//! Everything that decides is written over [`Host`]; the proxy-wasm adapter
+//! (`adapter.rs`) implements it with `proxy_wasm::hostcalls`, and the tests
+//! implement it with a recording fake (`tests/fake_host.rs`).
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why a host call failed. Carries no request data, so it is safe to log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostError {
+    /// Shared data was changed by someone else since it was read.
+    CasMismatch,
+    /// The host refused the arguments (e.g. an unknown cluster name).
+    BadArgument,
+    /// Any other failure, with the host's status code when known.
+    Failed(u32),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CasMismatch => f.write_str("cas mismatch"),
+            Self::BadArgument => f.write_str("bad argument"),
+            Self::Failed(status) => write!(f, "host status {status}"),
+        }
+    }
+}
+
+/// What the filter needs from the proxy. Header names are lowercase.
+pub trait Host {
+    /// The host's clock. The only source of time in the filter.
+    fn now(&self) -> SystemTime;
+
+    /// Every value of a request header, in order (empty when absent).
+    fn request_header_values(&self, name: &str) -> Vec<Vec<u8>>;
+    /// Replaces every value of a request header with one value.
+    fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
+    /// Removes every value of a request header (no error when absent).
+    fn remove_request_header(&mut self, name: &str) -> Result<(), HostError>;
+    /// Lets a paused request continue upstream.
+    fn resume_request(&mut self) -> Result<(), HostError>;
+    /// Answers the request locally; it never goes upstream.
+    fn send_reply(
+        &mut self,
+        status: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError>;
+
+    /// Value and compare-and-swap version of a shared-data entry.
+    fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
+    /// Writes a shared-data entry; with `cas`, only if still at that version.
+    fn set_shared_data(
+        &mut self,
+        key: &str,
+        value: Option<&[u8]>,
+        cas: Option<u32>,
+    ) -> Result<(), HostError>;
+
+    /// Starts an HTTP call to a cluster; returns its token.
+    fn dispatch(
+        &mut self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, HostError>;
+    /// A header of the answer to the call being delivered (`:status` included).
+    fn call_response_header(&self, name: &str) -> Option<Vec<u8>>;
+    /// Up to `max_size` bytes of the body of the answer being delivered.
+    fn call_response_body(&self, max_size: usize) -> Option<Vec<u8>>;
+
+    /// One log line; the adapter prefixes the context id.
+    fn log(&self, level: log::Level, message: &str);
+}
+
+/// Milliseconds since the Unix epoch of a host time (0 before the epoch).
+pub fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_ms_counts_from_epoch_and_clamps_before_it() {
+        assert_eq!(unix_ms(UNIX_EPOCH + Duration::from_millis(1_234)), 1_234);
+        assert_eq!(unix_ms(UNIX_EPOCH - Duration::from_secs(1)), 0);
+    }
+}

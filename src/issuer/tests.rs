@@ -1,0 +1,177 @@
+use super::*;
+use crate::config::FilterConfig;
+
+fn config(extra: &str) -> IssuerConfig {
+    let json = format!(
+        r#"{{"issuer_cluster":"issuer_svc","identity":{{"source":"static","value":"a"}}{extra}}}"#
+    );
+    FilterConfig::parse(json.as_bytes()).unwrap().issuer
+}
+
+const OK: &str = r#"{"access_token":"sk-ant-oat01-abcd","token_type":"Bearer","expires_in":3540,"credential_provider":"claude-prod"}"#;
+
+fn ok_body(token: &str, token_type: &str, expires_in: i64) -> String {
+    serde_json::json!({
+        "access_token": token, "token_type": token_type,
+        "expires_in": expires_in, "credential_provider": "p",
+    })
+    .to_string()
+}
+
+fn failed(status: &str, body: &str) -> String {
+    match parse_response(Some(status.as_bytes()), body.as_bytes()) {
+        Err(IssuerError::Failed {
+            status: s,
+            description,
+        }) => {
+            assert_eq!(s, status);
+            description
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn request_without_api_key() {
+    let request = build_request(&config(""), "spiffe://c/ns/a/sa/b", "api.anthropic.com");
+    assert_eq!(
+        request.header_refs(),
+        vec![
+            (":method", "POST"),
+            (":path", "/v1/token"),
+            (":authority", "issuer-svc"),
+            ("content-type", "application/json"),
+        ]
+    );
+    let body: TokenRequest = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(
+        body,
+        TokenRequest {
+            client_workload: "spiffe://c/ns/a/sa/b".into(),
+            server_workload: "api.anthropic.com".into(),
+        }
+    );
+}
+
+#[test]
+fn request_with_api_key_and_custom_path() {
+    let cfg = config(r#","internal_api_key":"k-123","token_path":"/t","issuer_authority":"iss""#);
+    let request = build_request(&cfg, "id\"quoted", "s");
+    assert!(
+        request
+            .header_refs()
+            .contains(&("authorization", "Bearer k-123"))
+    );
+    assert!(request.header_refs().contains(&(":path", "/t")));
+    assert!(request.header_refs().contains(&(":authority", "iss")));
+    assert_eq!(
+        String::from_utf8(request.body).unwrap(),
+        r#"{"client_workload":"id\"quoted","server_workload":"s"}"#
+    );
+}
+
+#[test]
+fn ok_answer_parses() {
+    let token = parse_response(Some(b"200"), OK.as_bytes()).unwrap();
+    assert_eq!(token.access_token.expose(), "sk-ant-oat01-abcd");
+    assert_eq!(token.expires_in_s, 3540);
+    assert_eq!(token.credential_provider, "claude-prod");
+}
+
+#[test]
+fn token_type_is_case_insensitive() {
+    assert!(parse_response(Some(b"200"), ok_body("t", "bearer", 5).as_bytes()).is_ok());
+    assert!(parse_response(Some(b"200"), ok_body("t", "BEARER", 5).as_bytes()).is_ok());
+    assert_eq!(
+        failed("200", &ok_body("t", "mac", 5)),
+        "token_type is \"mac\", expected Bearer"
+    );
+}
+
+#[test]
+fn bad_tokens_are_refused_and_never_quoted() {
+    for token in [
+        "",
+        "sk-ant-oat01-ab\ncd",
+        "sk-ant ab",
+        "sk-ant-\u{7f}",
+        "sk-ant-é",
+    ] {
+        let description = failed("200", &ok_body(token, "Bearer", 5));
+        assert!(
+            description.starts_with("access_token is empty or contains"),
+            "{description}"
+        );
+        assert!(token.is_empty() || !description.contains(token));
+    }
+}
+
+#[test]
+fn expires_in_must_be_positive() {
+    assert_eq!(
+        failed("200", &ok_body("t", "Bearer", 0)),
+        "expires_in must be greater than 0"
+    );
+    assert!(
+        failed("200", &ok_body("t", "Bearer", -1))
+            .starts_with("answer body is not a token response")
+    );
+}
+
+#[test]
+fn unparseable_ok_body_does_not_quote_it() {
+    let body = r#"{"access_token":"sk-ant-oat01-secret","token_type":"Bearer","expires_in":"soon","credential_provider":"p"}"#;
+    let description = failed("200", body);
+    assert!(
+        description.starts_with("answer body is not a token response (line 1"),
+        "{description}"
+    );
+    assert!(!description.contains("secret") && !description.contains("soon"));
+}
+
+#[test]
+fn no_status_is_no_answer() {
+    assert_eq!(parse_response(None, b""), Err(IssuerError::NoAnswer));
+}
+
+#[test]
+fn forbidden_carries_the_description() {
+    let body = r#"{"error":"access_denied","error_description":"no access policy grants x"}"#;
+    assert_eq!(
+        parse_response(Some(b"403"), body.as_bytes()),
+        Err(IssuerError::Denied {
+            description: "no access policy grants x".into()
+        })
+    );
+    assert_eq!(
+        parse_response(Some(b"403"), b"nope"),
+        Err(IssuerError::Denied {
+            description: "no readable error description".into()
+        })
+    );
+}
+
+#[test]
+fn other_statuses_fail_with_description() {
+    let body =
+        r#"{"error":"exchange_failed","error_description":"Claude answered 401 invalid_grant"}"#;
+    assert_eq!(failed("502", body), "Claude answered 401 invalid_grant");
+    assert_eq!(failed("500", "<html>"), "no readable error description");
+    assert_eq!(
+        failed(
+            "401",
+            r#"{"error":"unauthorized","error_description":"bad key"}"#
+        ),
+        "bad key"
+    );
+}
+
+#[test]
+fn descriptions_lose_control_characters_and_are_capped() {
+    let long = "x".repeat(400);
+    let body = format!(r#"{{"error":"exchange_failed","error_description":"a\nb{long}"}}"#);
+    let description = failed("502", &body);
+    assert!(description.starts_with("abxx"));
+    assert_eq!(description.chars().count(), 301);
+    assert!(description.ends_with('…'));
+}

@@ -1,0 +1,4 @@
+//! Native tests of the filter core against a recording fake host.
+
+pub mod fake_host;
+mod request_flow;
