@@ -1,0 +1,355 @@
+//! `POST /v1/oauth/token`: the WIF token exchange (RFC 7523 jwt-bearer).
+//!
+//! Malformed requests get 400 `invalid_request_error`; every assertion denial
+//! gets 401 `authentication_error` "Authentication failed", and its reason
+//! ([`Denial`]) is only logged and counted, as in Claude's authentication
+//! history.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::app::AppState;
+use crate::assertion::{self, LEEWAY_SECONDS, RawAssertion};
+use crate::config::{Config, FederationRule};
+use crate::errors::ApiError;
+use crate::jwks::KeyLookupError;
+use crate::tokens::{TokenGrant, last4};
+
+pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub const AUTHENTICATION_FAILED: &str = "Authentication failed";
+/// Shortest token fake-claude mints.
+pub const MIN_TOKEN_LIFETIME_SECONDS: i64 = 60;
+
+/// Why an exchange was refused (Claude's authentication-history reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("assertion_too_large")]
+    AssertionTooLarge,
+    #[error("malformed_jwt")]
+    MalformedJwt,
+    #[error("unsupported_alg")]
+    UnsupportedAlg,
+    #[error("missing_kid")]
+    MissingKid,
+    #[error("unknown_rule")]
+    UnknownRule,
+    #[error("issuer_mismatch")]
+    IssuerMismatch,
+    #[error("jwks_unavailable")]
+    JwksUnavailable,
+    #[error("unknown_kid")]
+    UnknownKid,
+    #[error("bad_signature")]
+    BadSignature,
+    #[error("missing_sub")]
+    MissingSub,
+    #[error("match_subject_prefix")]
+    MatchSubjectPrefix,
+    #[error("audience_mismatch")]
+    AudienceMismatch,
+    #[error("missing_iat")]
+    MissingIat,
+    #[error("iat_in_future")]
+    IatInFuture,
+    #[error("expired")]
+    Expired,
+    #[error("nbf_in_future")]
+    NbfInFuture,
+    #[error("lifetime_too_long")]
+    LifetimeTooLong,
+    #[error("jti_reused")]
+    JtiReused,
+    #[error("service_account_mismatch")]
+    ServiceAccountMismatch,
+    #[error("workspace_id_required")]
+    WorkspaceIdRequired,
+    #[error("workspace_not_allowed")]
+    WorkspaceNotAllowed,
+}
+
+/// Any refusal of the exchange.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("invalid request: {}", .0.message)]
+    InvalidRequest(ApiError),
+    #[error("denied: {0}")]
+    Denied(Denial),
+}
+
+impl ExchangeError {
+    /// The name counted in `exchange_failures`.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request".to_owned(),
+            Self::Denied(denial) => denial.to_string(),
+        }
+    }
+}
+
+impl From<Denial> for ExchangeError {
+    fn from(denial: Denial) -> Self {
+        Self::Denied(denial)
+    }
+}
+
+impl IntoResponse for ExchangeError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::InvalidRequest(error) => error.into_response(),
+            Self::Denied(_) => ApiError::authentication(AUTHENTICATION_FAILED).into_response(),
+        }
+    }
+}
+
+/// The request body, after shape checks. Unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeRequest {
+    pub assertion: RawAssertion,
+    pub federation_rule_id: String,
+    pub organization_id: String,
+    pub service_account_id: Option<String>,
+    /// `wrkspc_…` or `default`.
+    pub workspace_id: Option<String>,
+}
+
+/// The 200 body. `Debug` shows only the token's last 4 characters.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ExchangeResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+impl std::fmt::Debug for ExchangeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeResponse")
+            .field(
+                "access_token",
+                &format_args!("…{}", last4(&self.access_token)),
+            )
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+fn string_field(body: &Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid_request(format!(
+            "{name}: must be a string"
+        ))),
+    }
+}
+
+fn required(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    string_field(body, name)?
+        .ok_or_else(|| ApiError::invalid_request(format!("{name}: field required")))
+}
+
+fn well_formed_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
+}
+
+/// Shape checks that answer 400, including the organization.
+pub fn parse_request(body: &[u8], organization_id: &str) -> Result<ExchangeRequest, ApiError> {
+    let body = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(ApiError::invalid_request("body must be a JSON object")),
+        Err(e) => return Err(ApiError::invalid_request(format!("invalid JSON body: {e}"))),
+    };
+    let grant_type = required(&body, "grant_type")?;
+    if grant_type != GRANT_TYPE {
+        let msg = format!("grant_type: must be {GRANT_TYPE:?}");
+        return Err(ApiError::invalid_request(msg));
+    }
+    let assertion = RawAssertion(required(&body, "assertion")?);
+    let federation_rule_id = required(&body, "federation_rule_id")?;
+    if !well_formed_id(&federation_rule_id, "fdrl_") {
+        let msg = "federation_rule_id: must look like \"fdrl_…\"";
+        return Err(ApiError::invalid_request(msg));
+    }
+    let request_org = required(&body, "organization_id")?;
+    if request_org != organization_id {
+        let msg = "organization_id: does not match this organization";
+        return Err(ApiError::invalid_request(msg));
+    }
+    let service_account_id = string_field(&body, "service_account_id")?;
+    if let Some(id) = &service_account_id
+        && !well_formed_id(id, "svac_")
+    {
+        let msg = "service_account_id: must look like \"svac_…\"";
+        return Err(ApiError::invalid_request(msg));
+    }
+    let workspace_id = string_field(&body, "workspace_id")?;
+    if let Some(id) = &workspace_id
+        && id != "default"
+        && !well_formed_id(id, "wrkspc_")
+    {
+        let msg = "workspace_id: must be \"wrkspc_…\" or \"default\"";
+        return Err(ApiError::invalid_request(msg));
+    }
+    Ok(ExchangeRequest {
+        assertion,
+        federation_rule_id,
+        organization_id: request_org,
+        service_account_id,
+        workspace_id,
+    })
+}
+
+/// The workspace the token is for.
+pub fn select_workspace(requested: Option<&str>, rule: &FederationRule) -> Result<String, Denial> {
+    let first = rule
+        .workspace_ids
+        .first()
+        .ok_or(Denial::WorkspaceNotAllowed)?;
+    match requested {
+        None if rule.workspace_ids.len() > 1 => Err(Denial::WorkspaceIdRequired),
+        None | Some("default") => Ok(first.clone()),
+        Some(id) if rule.workspace_ids.iter().any(|w| w == id) => Ok(id.to_owned()),
+        Some(_) => Err(Denial::WorkspaceNotAllowed),
+    }
+}
+
+/// `max(60, min(token_lifetime_seconds, 2 × (exp − now)))`.
+pub fn token_lifetime(token_lifetime_seconds: i64, exp: i64, now: i64) -> i64 {
+    let remaining = exp.saturating_sub(now).saturating_mul(2);
+    token_lifetime_seconds
+        .min(remaining)
+        .max(MIN_TOKEN_LIFETIME_SECONDS)
+}
+
+/// What the log line says about one exchange (never the assertion).
+#[derive(Debug, Default, Clone)]
+pub struct ExchangeLog {
+    pub rule: Option<String>,
+    pub sub: Option<String>,
+    pub kid: Option<String>,
+    pub jti: Option<String>,
+}
+
+/// Runs every check, then mints the token.
+pub async fn exchange(
+    state: &AppState,
+    body: &[u8],
+    log: &mut ExchangeLog,
+) -> Result<(ExchangeResponse, TokenGrant), ExchangeError> {
+    let config: &Config = &state.config;
+    let request =
+        parse_request(body, &config.organization_id).map_err(ExchangeError::InvalidRequest)?;
+    log.rule = Some(request.federation_rule_id.clone());
+    let parsed = assertion::parse(&request.assertion)?;
+    log.kid = Some(parsed.kid.clone());
+    log.sub = parsed.string_claim("sub").map(str::to_owned);
+    log.jti = parsed.string_claim("jti").map(str::to_owned);
+    let rule = config
+        .rules
+        .get(&request.federation_rule_id)
+        .ok_or(Denial::UnknownRule)?;
+    let issuer = config
+        .issuers
+        .get(&rule.issuer)
+        .ok_or(Denial::UnknownRule)?;
+    assertion::check_issuer(&parsed, issuer)?;
+    let jwk = state
+        .jwks
+        .find_key(issuer, &parsed.kid)
+        .await
+        .map_err(|e| match e {
+            KeyLookupError::Unavailable(error) => {
+                tracing::warn!(issuer = %issuer.id, %error, "JWKS unavailable");
+                Denial::JwksUnavailable
+            }
+            KeyLookupError::UnknownKid => Denial::UnknownKid,
+        })?;
+    assertion::verify_signature(&request.assertion, parsed.alg, &jwk)?;
+    let now = state.clock.now();
+    let claims = assertion::check_claims(&parsed, issuer, rule, now)?;
+    if let Some(requested) = &request.service_account_id
+        && *requested != rule.service_account
+    {
+        return Err(Denial::ServiceAccountMismatch.into());
+    }
+    let workspace = select_workspace(request.workspace_id.as_deref(), rule)?;
+    if let (true, Some(jti)) = (issuer.check_jti, &claims.jti) {
+        let remember_until = claims.exp.saturating_add(LEEWAY_SECONDS);
+        if !state.jti.consume(&issuer.id, jti, remember_until, now) {
+            return Err(Denial::JtiReused.into());
+        }
+    }
+    let expires_in = token_lifetime(rule.token_lifetime_seconds, claims.exp, now);
+    let grant = TokenGrant {
+        rule: rule.id.clone(),
+        service_account: rule.service_account.clone(),
+        workspace,
+        scope: rule.oauth_scope.clone(),
+        subject: claims.sub,
+        expires_at: now.saturating_add(expires_in),
+    };
+    let token = state.tokens.mint(grant.clone());
+    let response = ExchangeResponse {
+        access_token: token.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in,
+        scope: rule.oauth_scope.clone(),
+    };
+    Ok((response, grant))
+}
+
+/// The route handler: runs [`exchange`], logs and counts the outcome.
+pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Response {
+    let mut log = ExchangeLog::default();
+    let outcome = exchange(&state, &body, &mut log).await;
+    let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let (rule, sub, kid, jti) = (
+        field(&log.rule),
+        field(&log.sub),
+        field(&log.kid),
+        field(&log.jti),
+    );
+    match outcome {
+        Ok((response, grant)) => {
+            state.counters.exchange_succeeded();
+            tracing::info!(
+                rule, sub, kid, jti,
+                workspace = %grant.workspace,
+                expires_in = response.expires_in,
+                token_last4 = last4(&response.access_token),
+                outcome = "granted",
+                "token exchange"
+            );
+            Json(response).into_response()
+        }
+        Err(error) => {
+            let reason = error.reason();
+            state.counters.exchange_failed(&reason);
+            tracing::warn!(
+                rule,
+                sub,
+                kid,
+                jti,
+                outcome = "denied",
+                reason,
+                detail = %error,
+                "token exchange"
+            );
+            error.into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+//! Finding an issuer's signing keys the way Claude does: discovery document,
+//! then JWKS, cached per issuer.
+//!
+//! The two documents are parsed by pure functions ([`parse_discovery`],
+//! [`parse_jwks`]); [`JwksFetcher`] does the HTTP and [`JwksCache`] the caching.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use jsonwebtoken::jwk::Jwk;
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::config::FederationIssuer;
+
+/// Claude gives up on a key fetch after this long.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest discovery or JWKS document accepted.
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+/// A `kid` missing from a cached set triggers at most one refetch per this.
+pub const UNKNOWN_KID_REFETCH_SECONDS: i64 = 10;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksError {
+    #[error("URL not allowed: {0}")]
+    UrlNotAllowed(String),
+    #[error("fetching {url}: {message}")]
+    Http { url: String, message: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: document larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge { url: String },
+    #[error("invalid document: {0}")]
+    Document(String),
+}
+
+/// Claude dials only `https` on port 443 with a DNS name. fake-claude also
+/// allows any scheme/port combination of `http`/`https` on loopback hosts
+/// (127.0.0.0/8, ::1, localhost), so tests need neither TLS nor port 443.
+pub fn check_dial_url(url: &Url) -> Result<(), JwksError> {
+    let scheme = url.scheme();
+    if scheme != "https" && scheme != "http" {
+        return Err(JwksError::UrlNotAllowed(format!("scheme {scheme:?}")));
+    }
+    let Some(host) = url.host_str() else {
+        return Err(JwksError::UrlNotAllowed("no host".to_owned()));
+    };
+    if is_loopback_host(host) {
+        return Ok(());
+    }
+    if scheme != "https" {
+        let msg = "plain http is only allowed on loopback hosts";
+        return Err(JwksError::UrlNotAllowed(msg.to_owned()));
+    }
+    if url.port_or_known_default() != Some(443) {
+        return Err(JwksError::UrlNotAllowed("port must be 443".to_owned()));
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.parse::<IpAddr>().is_ok() || !host.contains('.') {
+        let msg = format!("host {host:?} must be a DNS name");
+        return Err(JwksError::UrlNotAllowed(msg));
+    }
+    Ok(())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => bare.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// `<issuer_url>/.well-known/openid-configuration`.
+pub fn discovery_url(issuer_url: &str) -> Result<Url, JwksError> {
+    let text = format!(
+        "{}/.well-known/openid-configuration",
+        issuer_url.trim_end_matches('/')
+    );
+    let url = Url::parse(&text).map_err(|e| JwksError::UrlNotAllowed(e.to_string()))?;
+    check_dial_url(&url)?;
+    Ok(url)
+}
+
+/// What fake-claude reads from a discovery document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryDocument {
+    pub issuer: Option<String>,
+    pub jwks_uri: Url,
+}
+
+/// Parses a discovery document (lenient: only `jwks_uri` is required).
+pub fn parse_discovery(body: &[u8]) -> Result<DiscoveryDocument, JwksError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        issuer: Option<String>,
+        jwks_uri: Option<String>,
+    }
+    let wire: Wire = serde_json::from_slice(body)
+        .map_err(|e| JwksError::Document(format!("discovery is not a JSON object: {e}")))?;
+    let Some(jwks_uri) = wire.jwks_uri else {
+        return Err(JwksError::Document("discovery has no jwks_uri".to_owned()));
+    };
+    let jwks_uri = Url::parse(&jwks_uri)
+        .map_err(|e| JwksError::Document(format!("jwks_uri is not a URL: {e}")))?;
+    check_dial_url(&jwks_uri)?;
+    Ok(DiscoveryDocument {
+        issuer: wire.issuer,
+        jwks_uri,
+    })
+}
+
+/// Parses a JWKS. Keys that do not parse as a JWK are skipped, not fatal.
+pub fn parse_jwks(body: &[u8]) -> Result<Vec<Jwk>, JwksError> {
+    #[derive(Deserialize)]
+    struct Wire {
+        keys: Vec<serde_json::Value>,
+    }
+    let wire: Wire = serde_json::from_slice(body)
+        .map_err(|e| JwksError::Document(format!("JWKS has no \"keys\" array: {e}")))?;
+    Ok(wire
+        .keys
+        .into_iter()
+        .filter_map(|key| serde_json::from_value::<Jwk>(key).ok())
+        .collect())
+}
+
+/// The HTTP side: GET with a timeout, no redirects, a size cap.
+#[derive(Debug, Clone)]
+pub struct JwksFetcher {
+    client: reqwest::Client,
+}
+
+impl JwksFetcher {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("fake-claude")
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Discovery, then JWKS.
+    pub async fn fetch_keys(&self, issuer_url: &str) -> Result<Vec<Jwk>, JwksError> {
+        let discovery = parse_discovery(&self.get(discovery_url(issuer_url)?).await?)?;
+        if discovery.issuer.as_deref() != Some(issuer_url) {
+            tracing::warn!(
+                issuer_url,
+                discovery_issuer = ?discovery.issuer,
+                "discovery document's issuer differs from the configured issuer_url"
+            );
+        }
+        parse_jwks(&self.get(discovery.jwks_uri).await?)
+    }
+
+    async fn get(&self, url: Url) -> Result<Vec<u8>, JwksError> {
+        let shown = url.to_string();
+        let http = |e: reqwest::Error| JwksError::Http {
+            url: shown.clone(),
+            message: e.to_string(),
+        };
+        let mut response = self.client.get(url.clone()).send().await.map_err(http)?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            return Err(JwksError::Status { url: shown, status });
+        }
+        let too_large = || JwksError::TooLarge { url: shown.clone() };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http)? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Why no key came back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyLookupError {
+    #[error("JWKS unavailable: {0}")]
+    Unavailable(JwksError),
+    #[error("kid not in the issuer's JWKS")]
+    UnknownKid,
+}
+
+#[derive(Debug, Clone)]
+struct CachedKeys {
+    keys: Vec<Jwk>,
+    fetched_at: i64,
+}
+
+impl CachedKeys {
+    fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys
+            .iter()
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+    }
+}
+
+/// Per-issuer JWKS cache. One lock per issuer, held across a fetch, so
+/// concurrent exchanges for one issuer share a single fetch.
+#[derive(Debug)]
+pub struct JwksCache {
+    fetcher: JwksFetcher,
+    clock: Clock,
+    cache_seconds: i64,
+    entries: HashMap<String, tokio::sync::Mutex<Option<CachedKeys>>>,
+}
+
+impl JwksCache {
+    pub fn new<'a>(
+        fetcher: JwksFetcher,
+        clock: Clock,
+        cache_seconds: u64,
+        issuer_ids: impl IntoIterator<Item = &'a String>,
+    ) -> Self {
+        let entries = issuer_ids
+            .into_iter()
+            .map(|id| (id.clone(), tokio::sync::Mutex::new(None)))
+            .collect();
+        Self {
+            fetcher,
+            clock,
+            cache_seconds: i64::try_from(cache_seconds).unwrap_or(i64::MAX),
+            entries,
+        }
+    }
+
+    /// The key `kid` of `issuer`, from the cache or a (re)fetch.
+    pub async fn find_key(
+        &self,
+        issuer: &FederationIssuer,
+        kid: &str,
+    ) -> Result<Jwk, KeyLookupError> {
+        let Some(entry) = self.entries.get(&issuer.id) else {
+            let msg = format!("issuer {:?} not configured", issuer.id);
+            return Err(KeyLookupError::Unavailable(JwksError::Document(msg)));
+        };
+        let mut slot = entry.lock().await;
+        let now = self.clock.now();
+        if let Some(cached) = slot.as_ref() {
+            let age = now.saturating_sub(cached.fetched_at);
+            if age < self.cache_seconds {
+                if let Some(key) = cached.find(kid) {
+                    return Ok(key.clone());
+                }
+                if age < UNKNOWN_KID_REFETCH_SECONDS {
+                    return Err(KeyLookupError::UnknownKid);
+                }
+            }
+        }
+        let keys = self
+            .fetcher
+            .fetch_keys(&issuer.issuer_url)
+            .await
+            .map_err(KeyLookupError::Unavailable)?;
+        tracing::info!(issuer = %issuer.id, keys = keys.len(), "fetched JWKS");
+        let fresh = CachedKeys {
+            keys,
+            fetched_at: self.clock.now(),
+        };
+        let found = fresh.find(kid).cloned();
+        *slot = Some(fresh);
+        found.ok_or(KeyLookupError::UnknownKid)
+    }
+}
+
+#[cfg(test)]
+mod tests;
