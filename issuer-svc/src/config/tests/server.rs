@@ -1,0 +1,130 @@
+//! One test per validation rule of `[server]` and `[claude]`.
+
+use super::*;
+
+#[test]
+fn public_base_url_is_https_unless_loopback() {
+    let path = "server.public_base_url";
+    assert!(has_error(
+        &replace("http://127.0.0.1:8081/", "http://issuer.example.com"),
+        path
+    ));
+    assert!(has_error(
+        &replace("http://127.0.0.1:8081/", "issuer.example.com"),
+        path
+    ));
+    assert!(has_error(
+        &replace("http://127.0.0.1:8081/", "https://issuer.example.com/?x=1"),
+        path
+    ));
+    let loaded = load(&replace(
+        "http://127.0.0.1:8081/",
+        "https://issuer.example.com/oidc/",
+    ));
+    assert_eq!(
+        loaded.config.providers[0].issuer_url,
+        "https://issuer.example.com/oidc/providers/claude-demo"
+    );
+    assert!(Config::from_toml(&replace("http://127.0.0.1:8081/", "http://localhost:8081")).is_ok());
+    assert!(Config::from_toml(&replace("http://127.0.0.1:8081/", "http://[::1]:8081")).is_ok());
+}
+
+#[test]
+fn claude_base_url_is_https_unless_loopback() {
+    let text = config_text("[claude]\nbase_url = \"http://claude.example.com\"\n");
+    assert!(has_error(&text, "claude.base_url"));
+    let loaded = load(&config_text(
+        "[claude]\nbase_url = \"http://127.0.0.1:8088/\"\n",
+    ));
+    assert_eq!(
+        loaded.config.claude.token_url(),
+        "http://127.0.0.1:8088/v1/oauth/token"
+    );
+}
+
+#[test]
+fn claude_timeout_is_a_duration_string() {
+    let loaded = load(&config_text("[claude]\ntimeout = \"500ms\"\n"));
+    assert_eq!(loaded.config.claude.timeout, Duration::from_millis(500));
+    assert!(has_error(
+        &config_text("[claude]\ntimeout = \"30\"\n"),
+        "claude.timeout"
+    ));
+    assert!(has_error(
+        &config_text("[claude]\ntimeout = 30\n"),
+        "claude.timeout"
+    ));
+}
+
+#[test]
+fn listens_must_be_socket_addrs() {
+    assert!(has_error(
+        &replace(
+            "public_listen = \"127.0.0.1:0\"",
+            "public_listen = \"localhost\""
+        ),
+        "server.public_listen"
+    ));
+    assert!(has_error(
+        &replace(
+            "internal_listen = \"127.0.0.1:0\"",
+            "internal_listen = \":9090\""
+        ),
+        "server.internal_listen"
+    ));
+}
+
+#[test]
+fn internal_listen_off_loopback_without_key_warns() {
+    let loaded = load(&replace(
+        "internal_listen = \"127.0.0.1:0\"",
+        "internal_listen = \"0.0.0.0:9090\"",
+    ));
+    assert_eq!(loaded.warnings[0].path, "server.internal_listen");
+}
+
+#[test]
+fn internal_api_key_file_is_read_trimmed_and_non_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "  s3cret\n").unwrap();
+    let line = format!(
+        "state_dir = \"/nonexistent/state\"\ninternal_api_key_file = \"{}\"",
+        key.display()
+    );
+    let loaded = load(&replace("state_dir = \"/nonexistent/state\"", &line));
+    let api_key = loaded.config.server.internal_api_key.unwrap();
+    assert!(api_key.matches("s3cret"));
+    assert!(!api_key.matches("s3cret\n") && !api_key.matches("s3cre") && !api_key.matches(""));
+    assert_eq!(format!("{api_key:?}"), "InternalApiKey([redacted])");
+
+    std::fs::write(&key, " \n").unwrap();
+    assert!(has_error(
+        &replace("state_dir = \"/nonexistent/state\"", &line),
+        "server.internal_api_key_file"
+    ));
+    let missing = line.replace("/key\"", "/missing\"");
+    assert!(has_error(
+        &replace("state_dir = \"/nonexistent/state\"", &missing),
+        "server.internal_api_key_file"
+    ));
+}
+
+#[test]
+fn tls_files_are_refused_for_now_with_a_clear_message() {
+    let text = replace(
+        "state_dir = \"/nonexistent/state\"",
+        "state_dir = \"/s\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+    );
+    let found = errors(&text);
+    assert_eq!(found.len(), 2);
+    assert!(found[0].starts_with("server.tls_cert_file: TLS on the public listener is not supported yet; terminate TLS in front"));
+}
+
+#[test]
+fn state_dir_is_required() {
+    assert!(has_error(
+        &replace("state_dir = \"/nonexistent/state\"\n", ""),
+        "server.state_dir"
+    ));
+}

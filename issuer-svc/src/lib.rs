@@ -1,0 +1,31 @@
+//! issuer-svc: the OIDC issuer that Claude trusts, and the exchanger that
+//! turns its assertions into Claude access tokens for the claude-wif filter.
+//!
+//! Modules by noun: [`config`] (TOML, validated), [`clock`], [`keys`] (signing
+//! keys on disk, JWKS), [`signing`] (assertions), [`exchange`] (Claude's token
+//! endpoint, sans-IO), [`tokens`] (cache, single-flight, refresh), [`policy`]
+//! (access policies), [`public`] and [`internal`] (the two listeners).
+
+pub mod clock;
+pub mod config;
+pub mod discovery;
+pub mod error;
+pub mod exchange;
+pub mod internal;
+pub mod keys;
+pub mod metrics;
+pub mod policy;
+pub mod public;
+pub mod signing;
+pub mod state;
+pub mod tokens;
+
+#[cfg(test)]
+mod test_support;
+
+pub use internal::internal_app;
+pub use public::public_app;
+pub use state::AppState;
+
+/// Version of this build, logged at start and sent in the user agent.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,49 @@
+//! Shared state of both listeners.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::exchange::Transport;
+use crate::keys::{KeyRing, KeySet};
+use crate::metrics::Metrics;
+use crate::policy::Policy;
+use crate::tokens::{RefreshPolicy, TokenService};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub policy: Arc<Policy>,
+    pub keys: Arc<KeyRing>,
+    pub tokens: TokenService,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+        transport: Arc<dyn Transport>,
+    ) -> AppState {
+        let keys = Arc::new(KeyRing::new(keys));
+        let metrics = Arc::new(Metrics::default());
+        let tokens = TokenService::new(
+            Arc::clone(&clock),
+            Arc::clone(&keys),
+            transport,
+            config.claude.clone(),
+            Arc::clone(&metrics),
+            RefreshPolicy::default(),
+        );
+        AppState {
+            policy: Arc::new(Policy::new(&config)),
+            config: Arc::new(config),
+            keys,
+            tokens,
+            metrics,
+            clock,
+        }
+    }
+}
