@@ -180,7 +180,10 @@ mod tests {
             assert_eq!(code.status(), status);
             assert_eq!(code.as_str(), name);
             let json = serde_json::to_string(&ErrorResponse::new(code, "x")).unwrap();
-            assert_eq!(json, format!(r#"{{"error":"{name}","error_description":"x"}}"#));
+            assert_eq!(
+                json,
+                format!(r#"{{"error":"{name}","error_description":"x"}}"#)
+            );
         }
     }
 }

@@ -25,10 +25,10 @@ pub struct CountersSnapshot {
     pub requests_with_api_key: u64,
 }
 
-/// `GET /_test/last_request`: header name → value (secrets redacted).
+/// `GET /_test/last_request`: `{"headers": {name: value}, "bearer_valid": bool}`
+/// (secret header values redacted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastRequest {
-    #[serde(flatten)]
     pub headers: BTreeMap<String, String>,
     pub bearer_valid: bool,
 }
@@ -138,9 +138,11 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!({
-                "authorization": REDACTED,
-                "x-api-key": REDACTED,
-                "anthropic-beta": "a, b",
+                "headers": {
+                    "authorization": REDACTED,
+                    "x-api-key": REDACTED,
+                    "anthropic-beta": "a, b",
+                },
                 "bearer_valid": true,
             })
         );

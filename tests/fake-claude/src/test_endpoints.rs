@@ -3,9 +3,9 @@
 //! a token, an assertion or an API key.
 //!
 //! - `GET /_test/counters`: [`CountersSnapshot`] as JSON.
-//! - `GET /_test/last_request`: headers of the last `/v1/messages` request
-//!   (`authorization` and `x-api-key` redacted) plus `bearer_valid`; 404 before
-//!   the first one.
+//! - `GET /_test/last_request`: `{"headers": {…}, "bearer_valid": bool}` for
+//!   the last `/v1/messages` request (`authorization` and `x-api-key`
+//!   redacted); 404 before the first one.
 //! - `POST /_test/advance_clock` `{"seconds": N}`: moves the clock forward;
 //!   answers `{"now": <unix seconds>, "offset_seconds": <total>}`.
 //! - `POST /_test/reset`: zeroes the counters and forgets the last request

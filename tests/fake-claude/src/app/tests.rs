@@ -172,9 +172,9 @@ async fn messages_needs_a_minted_unexpired_bearer_token() {
     let last = call(&state, "GET", "/_test/last_request", &[], Value::Null)
         .await
         .body;
-    assert_eq!(last["authorization"], "<redacted>");
-    assert_eq!(last["x-api-key"], "<redacted>");
-    assert_eq!(last["anthropic-beta"], "oauth-2025-04-20");
+    assert_eq!(last["headers"]["authorization"], "<redacted>");
+    assert_eq!(last["headers"]["x-api-key"], "<redacted>");
+    assert_eq!(last["headers"]["anthropic-beta"], "oauth-2025-04-20");
     assert_eq!(last["bearer_valid"], true);
     assert!(!last.to_string().contains(token.expose()));
 

@@ -1,0 +1,66 @@
+# claude-wif: one entry point for setting up, building, running and testing.
+#
+#   make setup   install what the build and tests need (idempotent)
+#   make build   release builds: the .wasm filter, issuer-svc, fake-claude
+#   make demo    run the whole system locally and send one request through it
+#   make test    unit, integration and end-to-end tests (real Envoy)
+#   make lint    rustfmt check and clippy (native and wasm32) with -D warnings
+
+SHELL       := /bin/bash
+CARGO       ?= cargo
+PYTHON      ?= python3
+VENV        := .venv
+ENVOY       := $(VENV)/bin/envoy
+WASM_TARGET := wasm32-wasip1
+WASM        := target/$(WASM_TARGET)/release/claude_wif_filter.wasm
+BINS        := target/release/issuer-svc target/release/fake-claude
+SETUP_STAMP := $(VENV)/.setup-stamp
+
+.PHONY: setup build wasm native demo test unit e2e validate-envoy lint fmt clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): tests/requirements.txt
+	rustup target add $(WASM_TARGET)
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(ENVOY) --version
+	touch $@
+
+build: wasm native
+
+wasm: setup
+	$(CARGO) build --release --locked --target $(WASM_TARGET) -p claude-wif-filter
+
+native:
+	$(CARGO) build --release --locked -p issuer-svc -p fake-claude
+
+demo: build
+	scripts/demo.sh
+
+test: build unit validate-envoy e2e
+
+unit:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --locked; \
+	else \
+	  $(CARGO) test --workspace --locked; \
+	fi
+
+validate-envoy: wasm
+	scripts/validate-envoy.sh
+
+e2e: build
+	$(VENV)/bin/python -m pytest tests/e2e
+
+lint: setup
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p claude-wif-filter -p claude-wif-api --target $(WASM_TARGET) --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) .demo
