@@ -41,6 +41,7 @@ pub fn build_request(
     let body = TokenRequest {
         client_workload: client_workload.to_owned(),
         server_workload: server_workload.to_owned(),
+        stale_token_sha256: None,
     };
     // Serializing two strings cannot fail; an empty body would be refused by issuer-svc.
     let body = serde_json::to_vec(&body).unwrap_or_default();

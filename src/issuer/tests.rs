@@ -49,6 +49,7 @@ fn request_without_api_key() {
         TokenRequest {
             client_workload: "spiffe://c/ns/a/sa/b".into(),
             server_workload: "api.anthropic.com".into(),
+            stale_token_sha256: None,
         }
     );
 }

@@ -25,6 +25,12 @@ pub struct TokenRequest {
     pub client_workload: String,
     /// The API being called, e.g. `api.anthropic.com`.
     pub server_workload: String,
+    /// Lowercase hex SHA-256 of an access token the server workload has just
+    /// rejected (401). issuer-svc drops its cached token for this client
+    /// workload if it is that token, so the answer carries a new one. Never the
+    /// token itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_token_sha256: Option<String>,
 }
 
 /// A Claude access token (`sk-ant-oat01-…`). Its `Debug` and `Display` never
@@ -141,6 +147,14 @@ mod tests {
     fn token_request_rejects_unknown_fields() {
         let body = r#"{"client_workload":"a","server_workload":"b","extra":1}"#;
         assert!(serde_json::from_str::<TokenRequest>(body).is_err());
+    }
+
+    #[test]
+    fn token_request_stale_hash_is_optional_and_omitted_when_unset() {
+        let body = r#"{"client_workload":"a","server_workload":"b"}"#;
+        let parsed: TokenRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(parsed.stale_token_sha256, None);
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), body);
     }
 
     #[test]
