@@ -25,10 +25,11 @@ pub struct TokenRequest {
     pub client_workload: String,
     /// The API being called, e.g. `api.anthropic.com`.
     pub server_workload: String,
-    /// Lowercase hex SHA-256 of an access token the server workload has just
-    /// rejected (401). issuer-svc drops its cached token for this client
-    /// workload if it is that token, so the answer carries a new one. Never the
-    /// token itself.
+    /// Lowercase hex SHA-256 of an access token the caller will not use again:
+    /// one the server workload just rejected (401), or one the caller is
+    /// refreshing ahead of expiry. If issuer-svc's cached token for this client
+    /// workload is that token, it is dropped and the answer carries a new one
+    /// (one exchange, shared by concurrent callers). Never the token itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale_token_sha256: Option<String>,
 }
