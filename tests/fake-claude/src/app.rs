@@ -11,10 +11,12 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::counters::Counters;
 use crate::errors::{ApiError, REQUEST_ID_HEADER, new_request_id};
+use crate::faults::Faults;
+use crate::history::AuthHistory;
 use crate::jti::JtiStore;
-use crate::jwks::{JwksCache, JwksFetcher};
+use crate::jwks::{JwksCache, JwksError};
 use crate::tokens::TokenStore;
-use crate::{exchange, messages, test_endpoints};
+use crate::{exchange, messages, models, test_endpoints};
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -25,17 +27,18 @@ pub struct AppState {
     pub jti: Arc<JtiStore>,
     pub tokens: Arc<TokenStore>,
     pub counters: Arc<Counters>,
+    pub history: Arc<AuthHistory>,
+    pub faults: Arc<Faults>,
 }
 
 impl AppState {
-    /// Fresh state; fails only if the HTTP client cannot be built.
-    pub fn new(config: Config, clock: Clock) -> Result<Self, reqwest::Error> {
+    /// Fresh state; fails only if an HTTP client cannot be built.
+    pub fn new(config: Config, clock: Clock) -> Result<Self, JwksError> {
         let jwks = JwksCache::new(
-            JwksFetcher::new()?,
             clock.clone(),
             config.jwks_cache_seconds,
-            config.issuers.keys(),
-        );
+            config.issuers.values(),
+        )?;
         Ok(Self {
             config: Arc::new(config),
             clock,
@@ -43,6 +46,8 @@ impl AppState {
             jti: Arc::default(),
             tokens: Arc::default(),
             counters: Arc::default(),
+            history: Arc::default(),
+            faults: Arc::default(),
         })
     }
 }
@@ -66,14 +71,30 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/oauth/token", post(exchange::token_endpoint))
         .route("/v1/messages", post(messages::messages_endpoint))
+        .route(
+            "/v1/messages/count_tokens",
+            post(messages::count_tokens_endpoint),
+        )
+        .route("/v1/models", get(models::list_endpoint))
+        .route("/v1/models/{model_id}", get(models::get_endpoint))
         .route("/_test/counters", get(test_endpoints::counters))
         .route("/_test/last_request", get(test_endpoints::last_request))
         .route("/_test/advance_clock", post(test_endpoints::advance_clock))
         .route("/_test/reset", post(test_endpoints::reset))
+        .route("/_test/revoke_tokens", post(test_endpoints::revoke_tokens))
+        .route(
+            "/_test/faults",
+            post(test_endpoints::set_faults).delete(test_endpoints::clear_faults),
+        )
+        .route("/_test/auth_history", get(test_endpoints::auth_history))
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_request_id))
         .with_state(state)
 }
 
+#[cfg(test)]
+mod api_tests;
+#[cfg(test)]
+mod refusal_tests;
 #[cfg(test)]
 mod tests;

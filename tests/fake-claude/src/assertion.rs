@@ -3,6 +3,7 @@
 //! Pure functions; each failure is one [`Denial`]. jsonwebtoken only verifies
 //! the signature; every claim is checked here so each failure has its reason.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine as _;
@@ -160,7 +161,16 @@ pub fn audience_contains(aud: Option<&Value>, expected: &str) -> bool {
     }
 }
 
-/// Every claim rule after the signature: subject, audience, times, lifetime.
+/// Each `name = value` of the rule must be a top-level string claim with
+/// exactly that value.
+pub fn claims_match(expected: &BTreeMap<String, String>, claims: &Map<String, Value>) -> bool {
+    expected
+        .iter()
+        .all(|(name, value)| claims.get(name).and_then(Value::as_str) == Some(value.as_str()))
+}
+
+/// Every claim rule after the signature: subject, audience, claims, times,
+/// lifetime.
 pub fn check_claims(
     parsed: &ParsedAssertion,
     issuer: &FederationIssuer,
@@ -172,13 +182,18 @@ pub fn check_claims(
         Some(sub) if !sub.is_empty() => sub.to_owned(),
         _ => return Err(Denial::MissingSub),
     };
-    if !subject_matches(&rule.subject_prefix, &sub) {
+    if let Some(pattern) = &rule.subject_prefix
+        && !subject_matches(pattern, &sub)
+    {
         return Err(Denial::MatchSubjectPrefix);
     }
     if let Some(expected) = &rule.audience
         && !audience_contains(claims.get("aud"), expected)
     {
         return Err(Denial::AudienceMismatch);
+    }
+    if !claims_match(&rule.claims, claims) {
+        return Err(Denial::MatchClaims);
     }
     let iat = time_claim(claims, "iat")?.ok_or(Denial::MissingIat)?;
     if iat > now.saturating_add(LEEWAY_SECONDS) {

@@ -24,8 +24,12 @@ pub fn new_request_id() -> String {
 pub enum ErrorType {
     InvalidRequest,
     Authentication,
+    Permission,
     NotFound,
+    RequestTooLarge,
+    RateLimit,
     Api,
+    Overloaded,
 }
 
 impl ErrorType {
@@ -33,8 +37,26 @@ impl ErrorType {
         match self {
             Self::InvalidRequest => "invalid_request_error",
             Self::Authentication => "authentication_error",
+            Self::Permission => "permission_error",
             Self::NotFound => "not_found_error",
+            Self::RequestTooLarge => "request_too_large",
+            Self::RateLimit => "rate_limit_error",
             Self::Api => "api_error",
+            Self::Overloaded => "overloaded_error",
+        }
+    }
+
+    /// The type Claude uses for an HTTP status (injected faults).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status.as_u16() {
+            401 => Self::Authentication,
+            403 => Self::Permission,
+            404 => Self::NotFound,
+            413 => Self::RequestTooLarge,
+            429 => Self::RateLimit,
+            529 => Self::Overloaded,
+            code if code >= 500 => Self::Api,
+            _ => Self::InvalidRequest,
         }
     }
 
@@ -42,8 +64,14 @@ impl ErrorType {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::Authentication => StatusCode::UNAUTHORIZED,
+            Self::Permission => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimit => StatusCode::TOO_MANY_REQUESTS,
             Self::Api => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Overloaded => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
         }
     }
 }
@@ -67,6 +95,13 @@ impl ApiError {
     pub fn authentication(message: impl Into<String>) -> Self {
         Self {
             error_type: ErrorType::Authentication,
+            message: message.into(),
+        }
+    }
+
+    pub fn permission(message: impl Into<String>) -> Self {
+        Self {
+            error_type: ErrorType::Permission,
             message: message.into(),
         }
     }
@@ -102,22 +137,28 @@ struct ErrorDetail {
     message: String,
 }
 
+/// A Claude-shaped error reply with any status (the usual one for
+/// `error_type` comes from [`ApiError`]).
+pub fn error_reply(status: StatusCode, error_type: ErrorType, message: String) -> Response {
+    let request_id = new_request_id();
+    let body = ErrorBody {
+        kind: "error",
+        error: ErrorDetail {
+            kind: error_type.as_str(),
+            message,
+        },
+        request_id: request_id.clone(),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let request_id = new_request_id();
-        let body = ErrorBody {
-            kind: "error",
-            error: ErrorDetail {
-                kind: self.error_type.as_str(),
-                message: self.message,
-            },
-            request_id: request_id.clone(),
-        };
-        let mut response = (self.error_type.status(), axum::Json(body)).into_response();
-        if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, value);
-        }
-        response
+        error_reply(self.error_type.status(), self.error_type, self.message)
     }
 }
 
@@ -146,5 +187,25 @@ mod tests {
                 "request_id": header,
             })
         );
+    }
+
+    #[test]
+    fn statuses_map_to_claudes_error_types() {
+        for (status, kind) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (413, "request_too_large"),
+            (422, "invalid_request_error"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (503, "api_error"),
+            (529, "overloaded_error"),
+        ] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(ErrorType::for_status(status).as_str(), kind, "{status}");
+        }
+        assert_eq!(ErrorType::Overloaded.status().as_u16(), 529);
     }
 }

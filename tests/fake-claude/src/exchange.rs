@@ -1,21 +1,25 @@
 //! `POST /v1/oauth/token`: the WIF token exchange (RFC 7523 jwt-bearer).
 //!
-//! Malformed requests get 400 `invalid_request_error`; every assertion denial
-//! gets 401 `authentication_error` "Authentication failed", and its reason
-//! ([`Denial`]) is only logged and counted, as in Claude's authentication
-//! history.
+//! Malformed requests get 400 `invalid_request_error`; every denial gets 401
+//! `authentication_error` "Authentication failed", and its reason
+//! ([`Denial`]) is only logged, counted and recorded in the authentication
+//! history (`GET /_test/auth_history`), as in Claude Console. Injected faults
+//! ([`crate::faults`]) are applied before any of this.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::assertion::{self, LEEWAY_SECONDS, RawAssertion};
-use crate::config::{Config, FederationRule};
+use crate::config::{Config, DEFAULT_WORKSPACE, is_uuid, well_formed_id};
 use crate::errors::ApiError;
+use crate::faults;
+use crate::history::{AuthEvent, Outcome};
 use crate::jwks::KeyLookupError;
 use crate::tokens::{TokenGrant, last4};
 
@@ -51,6 +55,8 @@ pub enum Denial {
     MatchSubjectPrefix,
     #[error("audience_mismatch")]
     AudienceMismatch,
+    #[error("match_claims")]
+    MatchClaims,
     #[error("missing_iat")]
     MissingIat,
     #[error("iat_in_future")]
@@ -63,8 +69,12 @@ pub enum Denial {
     LifetimeTooLong,
     #[error("jti_reused")]
     JtiReused,
+    #[error("organization_mismatch")]
+    OrganizationMismatch,
     #[error("service_account_mismatch")]
     ServiceAccountMismatch,
+    #[error("service_account_not_in_workspace")]
+    ServiceAccountNotInWorkspace,
     #[error("workspace_id_required")]
     WorkspaceIdRequired,
     #[error("workspace_not_allowed")]
@@ -86,6 +96,20 @@ impl ExchangeError {
         match self {
             Self::InvalidRequest(_) => "invalid_request".to_owned(),
             Self::Denied(denial) => denial.to_string(),
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::InvalidRequest(_) => Outcome::InvalidRequest,
+            Self::Denied(_) => Outcome::Denied,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(error) => error.error_type.status(),
+            Self::Denied(_) => StatusCode::UNAUTHORIZED,
         }
     }
 }
@@ -122,7 +146,7 @@ pub struct ExchangeResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub scope: String,
+    pub scope: &'static str,
 }
 
 impl std::fmt::Debug for ExchangeResponse {
@@ -154,17 +178,9 @@ fn required(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::invalid_request(format!("{name}: field required")))
 }
 
-fn well_formed_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    })
-}
-
-/// Shape checks that answer 400, including the organization.
-pub fn parse_request(body: &[u8], organization_id: &str) -> Result<ExchangeRequest, ApiError> {
+/// Shape checks that answer 400 (a well-formed but foreign organization is a
+/// denial, decided later).
+pub fn parse_request(body: &[u8]) -> Result<ExchangeRequest, ApiError> {
     let body = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(ApiError::invalid_request("body must be a JSON object")),
@@ -182,9 +198,8 @@ pub fn parse_request(body: &[u8], organization_id: &str) -> Result<ExchangeReque
         return Err(ApiError::invalid_request(msg));
     }
     let request_org = required(&body, "organization_id")?;
-    if request_org != organization_id {
-        let msg = "organization_id: does not match this organization";
-        return Err(ApiError::invalid_request(msg));
+    if !is_uuid(&request_org) {
+        return Err(ApiError::invalid_request("organization_id: must be a UUID"));
     }
     let service_account_id = string_field(&body, "service_account_id")?;
     if let Some(id) = &service_account_id
@@ -195,7 +210,7 @@ pub fn parse_request(body: &[u8], organization_id: &str) -> Result<ExchangeReque
     }
     let workspace_id = string_field(&body, "workspace_id")?;
     if let Some(id) = &workspace_id
-        && id != "default"
+        && id != DEFAULT_WORKSPACE
         && !well_formed_id(id, "wrkspc_")
     {
         let msg = "workspace_id: must be \"wrkspc_…\" or \"default\"";
@@ -210,17 +225,24 @@ pub fn parse_request(body: &[u8], organization_id: &str) -> Result<ExchangeReque
     })
 }
 
-/// The workspace the token is for.
-pub fn select_workspace(requested: Option<&str>, rule: &FederationRule) -> Result<String, Denial> {
-    let first = rule
-        .workspace_ids
-        .first()
-        .ok_or(Denial::WorkspaceNotAllowed)?;
+/// The workspace the token is for, among those the rule `covered`
+/// (`default` = the organization's default workspace).
+///
+/// Without a `workspace_id`: the rule's sole workspace; else, when the rule
+/// covers more than one non-default workspace, `workspace_id_required`; else
+/// the default workspace.
+pub fn select_workspace(requested: Option<&str>, covered: &[String]) -> Result<String, Denial> {
     match requested {
-        None if rule.workspace_ids.len() > 1 => Err(Denial::WorkspaceIdRequired),
-        None | Some("default") => Ok(first.clone()),
-        Some(id) if rule.workspace_ids.iter().any(|w| w == id) => Ok(id.to_owned()),
+        Some(id) if covered.iter().any(|w| w == id) => Ok(id.to_owned()),
         Some(_) => Err(Denial::WorkspaceNotAllowed),
+        None => match covered {
+            [] => Err(Denial::WorkspaceNotAllowed),
+            [only] => Ok(only.clone()),
+            _ if covered.iter().filter(|w| *w != DEFAULT_WORKSPACE).count() > 1 => {
+                Err(Denial::WorkspaceIdRequired)
+            }
+            _ => Ok(DEFAULT_WORKSPACE.to_owned()),
+        },
     }
 }
 
@@ -236,6 +258,7 @@ pub fn token_lifetime(token_lifetime_seconds: i64, exp: i64, now: i64) -> i64 {
 #[derive(Debug, Default, Clone)]
 pub struct ExchangeLog {
     pub rule: Option<String>,
+    pub issuer: Option<String>,
     pub sub: Option<String>,
     pub kid: Option<String>,
     pub jti: Option<String>,
@@ -248,13 +271,15 @@ pub async fn exchange(
     log: &mut ExchangeLog,
 ) -> Result<(ExchangeResponse, TokenGrant), ExchangeError> {
     let config: &Config = &state.config;
-    let request =
-        parse_request(body, &config.organization_id).map_err(ExchangeError::InvalidRequest)?;
+    let request = parse_request(body).map_err(ExchangeError::InvalidRequest)?;
     log.rule = Some(request.federation_rule_id.clone());
     let parsed = assertion::parse(&request.assertion)?;
     log.kid = Some(parsed.kid.clone());
     log.sub = parsed.string_claim("sub").map(str::to_owned);
     log.jti = parsed.string_claim("jti").map(str::to_owned);
+    if request.organization_id != config.organization_id {
+        return Err(Denial::OrganizationMismatch.into());
+    }
     let rule = config
         .rules
         .get(&request.federation_rule_id)
@@ -263,6 +288,7 @@ pub async fn exchange(
         .issuers
         .get(&rule.issuer)
         .ok_or(Denial::UnknownRule)?;
+    log.issuer = Some(issuer.id.clone());
     assertion::check_issuer(&parsed, issuer)?;
     let jwk = state
         .jwks
@@ -283,7 +309,17 @@ pub async fn exchange(
     {
         return Err(Denial::ServiceAccountMismatch.into());
     }
-    let workspace = select_workspace(request.workspace_id.as_deref(), rule)?;
+    let workspace = select_workspace(
+        request.workspace_id.as_deref(),
+        &config.covered_workspaces(rule),
+    )?;
+    let member = config
+        .service_accounts
+        .get(&rule.service_account)
+        .is_some_and(|account| account.is_member_of(&workspace));
+    if !member {
+        return Err(Denial::ServiceAccountNotInWorkspace.into());
+    }
     if let (true, Some(jti)) = (issuer.check_jti, &claims.jti) {
         let remember_until = claims.exp.saturating_add(LEEWAY_SECONDS);
         if !state.jti.consume(&issuer.id, jti, remember_until, now) {
@@ -295,7 +331,7 @@ pub async fn exchange(
         rule: rule.id.clone(),
         service_account: rule.service_account.clone(),
         workspace,
-        scope: rule.oauth_scope.clone(),
+        scope: rule.oauth_scope,
         subject: claims.sub,
         expires_at: now.saturating_add(expires_in),
     };
@@ -304,15 +340,39 @@ pub async fn exchange(
         access_token: token.expose().to_owned(),
         token_type: "Bearer",
         expires_in,
-        scope: rule.oauth_scope.clone(),
+        scope: rule.oauth_scope.as_str(),
     };
     Ok((response, grant))
 }
 
-/// The route handler: runs [`exchange`], logs and counts the outcome.
+/// The route handler: applies an injected fault, or runs [`exchange`] and
+/// logs, counts and records the outcome.
 pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Response {
+    if let Some(fault) = state.faults.take()
+        && let Some(response) = faults::apply(&fault).await
+    {
+        state.counters.fault_injected();
+        tracing::info!(?fault, "token request answered by an injected fault");
+        return response;
+    }
     let mut log = ExchangeLog::default();
     let outcome = exchange(&state, &body, &mut log).await;
+    let (status, result, reason) = match &outcome {
+        Ok(_) => (StatusCode::OK, Outcome::Success, None),
+        Err(error) => (error.status(), error.outcome(), Some(error.reason())),
+    };
+    state.history.record(AuthEvent {
+        time: state.clock.now(),
+        outcome: result,
+        reason: reason.clone(),
+        federation_rule_id: log.rule.clone(),
+        issuer: log.issuer.clone(),
+        sub: log.sub.clone(),
+        kid: log.kid.clone(),
+        jti: log.jti.clone(),
+        status: status.as_u16(),
+    });
+    state.counters.exchange_outcome(result, reason.as_deref());
     let field = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
     let (rule, sub, kid, jti) = (
         field(&log.rule),
@@ -322,7 +382,6 @@ pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Respo
     );
     match outcome {
         Ok((response, grant)) => {
-            state.counters.exchange_succeeded();
             tracing::info!(
                 rule, sub, kid, jti,
                 workspace = %grant.workspace,
@@ -334,14 +393,12 @@ pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Respo
             Json(response).into_response()
         }
         Err(error) => {
-            let reason = error.reason();
-            state.counters.exchange_failed(&reason);
             tracing::warn!(
                 rule,
                 sub,
                 kid,
                 jti,
-                outcome = "denied",
+                outcome = result.as_str(),
                 reason,
                 detail = %error,
                 "token exchange"

@@ -1,11 +1,17 @@
-//! Finding an issuer's signing keys the way Claude does: discovery document,
-//! then JWKS, cached per issuer.
+//! Finding an issuer's signing keys the way Claude does, for each JWKS
+//! source: `discovery` (discovery document, then JWKS), `explicit_url` (the
+//! JWKS directly) or `inline` (keys from the configuration, never fetched).
 //!
 //! The two documents are parsed by pure functions ([`parse_discovery`],
-//! [`parse_jwks`]); [`JwksFetcher`] does the HTTP and [`JwksCache`] the caching.
+//! [`parse_jwks`]); [`JwksFetcher`] does the HTTP (with the issuer's optional
+//! private CA) and [`JwksCache`] the caching. A fetched key set is used for
+//! `jwks_cache_seconds` (default 60) and only then polled again, even when a
+//! `kid` is missing: like Claude, a key published too late is unknown until
+//! the next poll.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;
@@ -13,14 +19,12 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use crate::clock::Clock;
-use crate::config::FederationIssuer;
+use crate::config::{FederationIssuer, JwksSource};
 
 /// Claude gives up on a key fetch after this long.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest discovery or JWKS document accepted.
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
-/// A `kid` missing from a cached set triggers at most one refetch per this.
-pub const UNKNOWN_KID_REFETCH_SECONDS: i64 = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwksError {
@@ -34,6 +38,8 @@ pub enum JwksError {
     TooLarge { url: String },
     #[error("invalid document: {0}")]
     Document(String),
+    #[error("HTTP client: {0}")]
+    Client(String),
 }
 
 /// Claude dials only `https` on port 443 with a DNS name. fake-claude also
@@ -134,13 +140,41 @@ pub struct JwksFetcher {
 }
 
 impl JwksFetcher {
-    pub fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+    /// A client trusting the public roots plus, when given, the CA
+    /// certificate(s) in `ca_cert_pem`.
+    pub fn new(ca_cert_pem: Option<&str>) -> Result<Self, JwksError> {
+        let client_error = |e: reqwest::Error| JwksError::Client(e.to_string());
+        let mut builder = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent("fake-claude")
-            .build()?;
-        Ok(Self { client })
+            .user_agent("fake-claude");
+        if let Some(pem) = ca_cert_pem {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(client_error)?;
+            if certs.is_empty() {
+                return Err(JwksError::Client(
+                    "no CERTIFICATE in the PEM text".to_owned(),
+                ));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        Ok(Self {
+            client: builder.build().map_err(client_error)?,
+        })
+    }
+
+    /// The issuer's keys from its configured source.
+    pub async fn fetch_for(&self, issuer: &FederationIssuer) -> Result<Vec<Jwk>, JwksError> {
+        match &issuer.jwks_source {
+            JwksSource::Discovery => self.fetch_keys(&issuer.issuer_url).await,
+            JwksSource::ExplicitUrl(url) => {
+                check_dial_url(url)?;
+                parse_jwks(&self.get(url.clone()).await?)
+            }
+            JwksSource::Inline(keys) => Ok(keys.clone()),
+        }
     }
 
     /// Discovery, then JWKS.
@@ -202,67 +236,84 @@ struct CachedKeys {
 
 impl CachedKeys {
     fn find(&self, kid: &str) -> Option<&Jwk> {
-        self.keys
-            .iter()
-            .find(|k| k.common.key_id.as_deref() == Some(kid))
+        find(&self.keys, kid)
     }
+}
+
+/// One issuer's cache slot and HTTP client.
+#[derive(Debug)]
+struct IssuerEntry {
+    fetcher: JwksFetcher,
+    slot: tokio::sync::Mutex<Option<CachedKeys>>,
 }
 
 /// Per-issuer JWKS cache. One lock per issuer, held across a fetch, so
 /// concurrent exchanges for one issuer share a single fetch.
 #[derive(Debug)]
 pub struct JwksCache {
-    fetcher: JwksFetcher,
     clock: Clock,
     cache_seconds: i64,
-    entries: HashMap<String, tokio::sync::Mutex<Option<CachedKeys>>>,
+    entries: HashMap<String, IssuerEntry>,
+    fetches: AtomicU64,
 }
 
 impl JwksCache {
+    /// A cache for `issuers`; fails when an issuer's CA certificate is unusable.
     pub fn new<'a>(
-        fetcher: JwksFetcher,
         clock: Clock,
         cache_seconds: u64,
-        issuer_ids: impl IntoIterator<Item = &'a String>,
-    ) -> Self {
-        let entries = issuer_ids
-            .into_iter()
-            .map(|id| (id.clone(), tokio::sync::Mutex::new(None)))
-            .collect();
-        Self {
-            fetcher,
+        issuers: impl IntoIterator<Item = &'a FederationIssuer>,
+    ) -> Result<Self, JwksError> {
+        let mut entries = HashMap::new();
+        for issuer in issuers {
+            let entry = IssuerEntry {
+                fetcher: JwksFetcher::new(issuer.ca_cert_pem.as_deref())?,
+                slot: tokio::sync::Mutex::new(None),
+            };
+            entries.insert(issuer.id.clone(), entry);
+        }
+        Ok(Self {
             clock,
             cache_seconds: i64::try_from(cache_seconds).unwrap_or(i64::MAX),
             entries,
-        }
+            fetches: AtomicU64::new(0),
+        })
     }
 
-    /// The key `kid` of `issuer`, from the cache or a (re)fetch.
+    /// Successful and failed network fetches so far (inline sources never fetch).
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn reset_fetches(&self) {
+        self.fetches.store(0, Ordering::SeqCst);
+    }
+
+    /// The key `kid` of `issuer`, from the cache or a poll when the cached
+    /// set is `jwks_cache_seconds` old.
     pub async fn find_key(
         &self,
         issuer: &FederationIssuer,
         kid: &str,
     ) -> Result<Jwk, KeyLookupError> {
+        if let JwksSource::Inline(keys) = &issuer.jwks_source {
+            return find(keys, kid).cloned().ok_or(KeyLookupError::UnknownKid);
+        }
         let Some(entry) = self.entries.get(&issuer.id) else {
             let msg = format!("issuer {:?} not configured", issuer.id);
             return Err(KeyLookupError::Unavailable(JwksError::Document(msg)));
         };
-        let mut slot = entry.lock().await;
+        let mut slot = entry.slot.lock().await;
         let now = self.clock.now();
-        if let Some(cached) = slot.as_ref() {
-            let age = now.saturating_sub(cached.fetched_at);
-            if age < self.cache_seconds {
-                if let Some(key) = cached.find(kid) {
-                    return Ok(key.clone());
-                }
-                if age < UNKNOWN_KID_REFETCH_SECONDS {
-                    return Err(KeyLookupError::UnknownKid);
-                }
-            }
+        if let Some(cached) = slot.as_ref()
+            && now.saturating_sub(cached.fetched_at) < self.cache_seconds
+        {
+            return cached.find(kid).cloned().ok_or(KeyLookupError::UnknownKid);
         }
-        let keys = self
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        let keys = entry
             .fetcher
-            .fetch_keys(&issuer.issuer_url)
+            .fetch_for(issuer)
             .await
             .map_err(KeyLookupError::Unavailable)?;
         tracing::info!(issuer = %issuer.id, keys = keys.len(), "fetched JWKS");
@@ -274,6 +325,11 @@ impl JwksCache {
         *slot = Some(fresh);
         found.ok_or(KeyLookupError::UnknownKid)
     }
+}
+
+fn find<'a>(keys: &'a [Jwk], kid: &str) -> Option<&'a Jwk> {
+    keys.iter()
+        .find(|k| k.common.key_id.as_deref() == Some(kid))
 }
 
 #[cfg(test)]

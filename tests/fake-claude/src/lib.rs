@@ -1,11 +1,14 @@
 //! fake-claude: the Claude side of claude-wif's tests and demo.
 //!
 //! It simulates Claude's Workload Identity Federation token exchange
-//! (`POST /v1/oauth/token`, with discovery + JWKS fetched from the issuer like
-//! Claude does) and a Messages API stand-in (`POST /v1/messages`) that only
-//! accepts tokens it minted. Test-only endpoints live under `/_test/` (see
-//! [`test_endpoints`]).
+//! (`POST /v1/oauth/token`: every check of `CLAUDE_WIF_FACTS.md`, with the
+//! issuer's keys found by discovery, an explicit JWKS URL or inline keys, and
+//! cached like Claude does) and API stand-ins (`POST /v1/messages`, also
+//! streaming, `POST /v1/messages/count_tokens`, `GET /v1/models`) that only
+//! accept unrevoked, unexpired tokens it minted, within their scope.
+//! Test-only endpoints live under `/_test/` (see [`test_endpoints`]).
 
+pub mod api;
 pub mod app;
 pub mod assertion;
 pub mod clock;
@@ -13,9 +16,14 @@ pub mod config;
 pub mod counters;
 pub mod errors;
 pub mod exchange;
+pub mod faults;
+pub mod history;
 pub mod jti;
 pub mod jwks;
 pub mod messages;
+pub mod models;
+pub mod scope;
+pub mod server;
 pub mod test_endpoints;
 pub mod tokens;
 

@@ -72,8 +72,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("fake-claude listening on {local}");
     std::io::stdout().flush().context("flushing stdout")?;
     tracing::info!(%local, "fake-claude listening");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+    fake_claude::server::serve(listener, app(state), shutdown_signal())
         .await
         .context("serving")
 }

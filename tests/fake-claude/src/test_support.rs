@@ -159,6 +159,119 @@ pub fn config(issuer_url: &str) -> Config {
     Config::from_toml(&config_toml(issuer_url)).unwrap()
 }
 
+/// [`config_toml`] plus: `svac_limited` (member of `wrkspc_other` only), a
+/// claims rule, a rule for all workspaces, rules with the two scopes that
+/// reach no API endpoint, a rule covering the default workspace, and an
+/// issuer without jti checks that allows 7200 s assertions.
+pub fn full_config_toml(issuer_url: &str) -> String {
+    format!(
+        r#"{}
+[[service_account]]
+id = "svac_limited"
+workspaces = ["wrkspc_other"]
+
+[[federation_issuer]]
+id = "fdis_lenient"
+issuer_url = "{issuer_url}"
+check_jti = false
+max_jwt_lifetime_seconds = 7200
+
+[[federation_rule]]
+id = "fdrl_claims"
+issuer = "fdis_demo"
+claims = {{ ns = "demo", team = "billing" }}
+service_account = "svac_demo"
+workspace_ids = ["wrkspc_demo"]
+
+[[federation_rule]]
+id = "fdrl_all"
+issuer = "fdis_demo"
+subject_prefix = "{SUBJECT}"
+service_account = "svac_limited"
+applies_to_all_workspaces = true
+
+[[federation_rule]]
+id = "fdrl_tunnels"
+issuer = "fdis_demo"
+subject_prefix = "{SUBJECT}"
+service_account = "svac_demo"
+workspace_ids = ["wrkspc_demo"]
+oauth_scope = "workspace:manage_tunnels"
+
+[[federation_rule]]
+id = "fdrl_admin"
+issuer = "fdis_demo"
+subject_prefix = "{SUBJECT}"
+service_account = "svac_demo"
+workspace_ids = ["wrkspc_demo"]
+oauth_scope = "org:admin"
+
+[[federation_rule]]
+id = "fdrl_default"
+issuer = "fdis_demo"
+subject_prefix = "{SUBJECT}"
+service_account = "svac_demo"
+workspace_ids = ["default", "wrkspc_demo"]
+
+[[federation_rule]]
+id = "fdrl_lenient"
+issuer = "fdis_lenient"
+subject_prefix = "{SUBJECT}"
+service_account = "svac_demo"
+workspace_ids = ["wrkspc_demo"]
+"#,
+        config_toml(issuer_url)
+    )
+}
+
+pub fn full_config(issuer_url: &str) -> Config {
+    Config::from_toml(&full_config_toml(issuer_url)).unwrap()
+}
+
+/// One answer from [`call`].
+pub struct Reply {
+    pub status: axum::http::StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+/// Drives `app(state)` with one request (`body` `null` = empty).
+pub async fn call(
+    state: &crate::AppState,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> Reply {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let mut request = axum::http::Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = if body.is_null() {
+        axum::body::Body::empty()
+    } else {
+        axum::body::Body::from(body.to_string())
+    };
+    let response = crate::app(state.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
 /// The JSON body of a token exchange.
 pub fn exchange_body(assertion: &str, rule: &str) -> Value {
     json!({

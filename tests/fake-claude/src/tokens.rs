@@ -8,6 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 
+use crate::scope::OAuthScope;
+
 pub const TOKEN_PREFIX: &str = "sk-ant-oat01-";
 
 /// An `sk-ant-oat01-…` token. `Debug` and `Display` show only the last 4 chars.
@@ -54,13 +56,15 @@ impl fmt::Display for AccessToken {
     }
 }
 
-/// What a token was minted for.
+/// What a token was minted for: it acts as `service_account` in `workspace`
+/// with `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenGrant {
     pub rule: String,
     pub service_account: String,
+    /// `wrkspc_…` or `default`.
     pub workspace: String,
-    pub scope: String,
+    pub scope: OAuthScope,
     pub subject: String,
     /// Unix seconds.
     pub expires_at: i64,
@@ -72,13 +76,21 @@ pub enum TokenError {
     Invalid,
     #[error("token expired")]
     Expired,
+    #[error("token revoked")]
+    Revoked,
+}
+
+#[derive(Debug)]
+struct Minted {
+    grant: TokenGrant,
+    revoked: bool,
 }
 
 /// Every token minted since start (tokens are never forgotten; a test
 /// simulator does not live long enough for that to matter).
 #[derive(Debug, Default)]
 pub struct TokenStore {
-    grants: Mutex<HashMap<String, TokenGrant>>,
+    grants: Mutex<HashMap<String, Minted>>,
 }
 
 impl TokenStore {
@@ -86,18 +98,34 @@ impl TokenStore {
     pub fn mint(&self, grant: TokenGrant) -> AccessToken {
         let token = AccessToken::generate();
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        grants.insert(token.0.clone(), grant);
+        let minted = Minted {
+            grant,
+            revoked: false,
+        };
+        grants.insert(token.0.clone(), minted);
         token
     }
 
-    /// The grant behind `token`, if it was minted here and is unexpired at `now`.
+    /// The grant behind `token`, if it was minted here, is not revoked and is
+    /// unexpired at `now`.
     pub fn check(&self, token: &str, now: i64) -> Result<TokenGrant, TokenError> {
         let grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        let grant = grants.get(token).ok_or(TokenError::Invalid)?;
-        if now >= grant.expires_at {
+        let minted = grants.get(token).ok_or(TokenError::Invalid)?;
+        if minted.revoked {
+            return Err(TokenError::Revoked);
+        }
+        if now >= minted.grant.expires_at {
             return Err(TokenError::Expired);
         }
-        Ok(grant.clone())
+        Ok(minted.grant.clone())
+    }
+
+    /// Revokes every token minted so far; returns how many. Later tokens are
+    /// unaffected.
+    pub fn revoke_all(&self) -> usize {
+        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
+        grants.values_mut().for_each(|minted| minted.revoked = true);
+        grants.len()
     }
 }
 
@@ -110,7 +138,7 @@ mod tests {
             rule: "fdrl_a".into(),
             service_account: "svac_a".into(),
             workspace: "wrkspc_a".into(),
-            scope: "workspace:developer".into(),
+            scope: OAuthScope::Developer,
             subject: "spiffe://x".into(),
             expires_at,
         }
@@ -150,5 +178,15 @@ mod tests {
             store.check("sk-ant-oat01-bogus", 0),
             Err(TokenError::Invalid)
         );
+    }
+
+    #[test]
+    fn revoking_invalidates_every_token_minted_so_far_only() {
+        let store = TokenStore::default();
+        let old = store.mint(grant(100));
+        assert_eq!(store.revoke_all(), 1);
+        assert_eq!(store.check(old.expose(), 0), Err(TokenError::Revoked));
+        let new = store.mint(grant(100));
+        assert!(store.check(new.expose(), 0).is_ok());
     }
 }

@@ -1,54 +1,7 @@
 use super::*;
-use crate::test_support::{IssuerServer, NOW, TestKey, claims, config, exchange_body};
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
+use crate::test_support::{IssuerServer, NOW, TestKey, call, claims, config, exchange_body};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
-
-struct Reply {
-    status: StatusCode,
-    request_id: Option<String>,
-    body: Value,
-}
-
-async fn call(
-    state: &AppState,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: Value,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = if body.is_null() {
-        Body::empty()
-    } else {
-        Body::from(body.to_string())
-    };
-    let response = app(state.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let request_id = response
-        .headers()
-        .get("request-id")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    Reply {
-        status,
-        request_id,
-        body,
-    }
-}
 
 async fn counters(state: &AppState) -> Value {
     call(state, "GET", "/_test/counters", &[], Value::Null)
@@ -72,7 +25,7 @@ async fn a_malformed_exchange_is_a_400_in_claudes_error_shape() {
     )
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    let request_id = reply.request_id.unwrap();
+    let request_id = reply.headers["request-id"].to_str().unwrap().to_owned();
     assert!(request_id.starts_with("req_"));
     assert_eq!(reply.body["type"], "error");
     assert_eq!(reply.body["error"]["type"], "invalid_request_error");
@@ -125,7 +78,7 @@ async fn messages_needs_a_minted_unexpired_bearer_token() {
         rule: "fdrl_demo".into(),
         service_account: "svac_demo".into(),
         workspace: "wrkspc_demo".into(),
-        scope: "workspace:developer".into(),
+        scope: crate::scope::OAuthScope::Developer,
         subject: "spiffe://x".into(),
         expires_at: NOW + 60,
     });
@@ -159,7 +112,12 @@ async fn messages_needs_a_minted_unexpired_bearer_token() {
     ];
     let reply = call(&state, "POST", "/v1/messages", &headers, message_body()).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(reply.request_id.unwrap().starts_with("req_"));
+    assert!(
+        reply.headers["request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
     assert!(reply.body["id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(reply.body["type"], "message");
     assert_eq!(reply.body["role"], "assistant");
@@ -202,8 +160,12 @@ async fn messages_needs_a_minted_unexpired_bearer_token() {
         json!({
             "exchanges": 0,
             "exchange_failures": {},
+            "exchanges_by_outcome": {},
+            "faults_injected": 0,
+            "jwks_fetches": 0,
             "requests_with_valid_token": 1,
             "requests_without_valid_token": 3,
+            "requests_forbidden": 0,
             "requests_with_api_key": 2,
         })
     );
@@ -227,7 +189,7 @@ async fn bad_test_requests_and_unknown_routes() {
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(state.clock.now(), NOW);
-    let reply = call(&state, "GET", "/v1/models", &[], Value::Null).await;
+    let reply = call(&state, "GET", "/v1/nothing", &[], Value::Null).await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(reply.body["error"]["type"], "not_found_error");
 }
@@ -241,7 +203,11 @@ async fn exchange_then_messages_over_real_sockets() {
     let state = AppState::new(config(&issuer.issuer_url), Clock::fixed(NOW)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app(state.clone())).into_future());
+    tokio::spawn(crate::server::serve(
+        listener,
+        app(state.clone()),
+        std::future::pending(),
+    ));
     let client = reqwest::Client::new();
     let now = state.clock.now();
 
@@ -311,8 +277,12 @@ async fn exchange_then_messages_over_real_sockets() {
         json!({
             "exchanges": 1,
             "exchange_failures": {"jti_reused": 1},
+            "exchanges_by_outcome": {"success": 1, "denied": 1},
+            "faults_injected": 0,
+            "jwks_fetches": 1,
             "requests_with_valid_token": 1,
             "requests_without_valid_token": 1,
+            "requests_forbidden": 0,
             "requests_with_api_key": 0,
         })
     );

@@ -1,4 +1,5 @@
 use super::*;
+use crate::scope::OAuthScope;
 use crate::test_support::{config, config_toml};
 
 const ISSUER: &str = "http://127.0.0.1:8081/providers/claude-demo";
@@ -23,9 +24,9 @@ fn a_valid_config_gets_defaults() {
     assert_eq!(issuer.jwks_source, JwksSource::Discovery);
     let multi = &config.rules["fdrl_multi"];
     assert_eq!(multi.token_lifetime_seconds, 3600);
-    assert_eq!(multi.oauth_scope, "workspace:inference");
+    assert_eq!(multi.oauth_scope, OAuthScope::Inference);
     assert_eq!(multi.audience, None);
-    assert_eq!(config.rules["fdrl_demo"].oauth_scope, "workspace:developer");
+    assert_eq!(config.rules["fdrl_demo"].oauth_scope, OAuthScope::Developer);
 }
 
 #[test]
@@ -49,7 +50,7 @@ fn every_reference_and_range_error_is_reported_with_its_path() {
         .replace("oauth_scope = \"workspace:inference\"", "oauth_scope = \"workspace:everything\"");
     let errors = errors_of(&text);
     let expected = [
-        "federation_issuer[0].jwks_source: unsupported \"inline\" (only \"discovery\" is simulated)",
+        "federation_issuer[0].jwks: required for inline",
         "federation_issuer[0].max_jwt_lifetime_seconds: must be in 1..=176400, got 176401",
         "federation_rule[0].issuer: unknown federation issuer \"x\"",
         "federation_rule[0].service_account: unknown service account \"svac_nope\"",
@@ -118,4 +119,160 @@ fn uuid_shape() {
     assert!(is_uuid("00000000-0000-4000-8000-00000000000a"));
     assert!(!is_uuid("00000000-0000-4000-8000-00000000000"));
     assert!(!is_uuid("0000000g-0000-4000-8000-000000000000"));
+}
+
+#[test]
+fn the_full_test_config_is_valid() {
+    let config = crate::test_support::full_config(ISSUER);
+    assert_eq!(config.rules["fdrl_all"].workspaces, RuleWorkspaces::All);
+    assert_eq!(
+        config.covered_workspaces(&config.rules["fdrl_all"]),
+        ["default", "wrkspc_demo", "wrkspc_other"]
+    );
+    assert_eq!(config.rules["fdrl_claims"].subject_prefix, None);
+    assert_eq!(config.rules["fdrl_claims"].claims["team"], "billing");
+    let limited = &config.service_accounts["svac_limited"];
+    assert!(limited.is_member_of("wrkspc_other") && !limited.is_member_of("wrkspc_demo"));
+    assert!(config.service_accounts["svac_demo"].is_member_of("default"));
+    assert!(!config.issuers["fdis_lenient"].check_jti);
+}
+
+fn issuer_with(extra: &str) -> Vec<String> {
+    let text = config_toml(ISSUER).replace(
+        "[[federation_issuer]]\nid = \"fdis_demo\"",
+        &format!("[[federation_issuer]]\nid = \"fdis_demo\"\n{extra}"),
+    );
+    match Config::from_toml(&text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn jwks_sources_and_their_fields() {
+    assert!(
+        issuer_with(
+            "jwks_source = \"explicit_url\"\njwks_url = \"https://keys.example.com/jwks.json\""
+        )
+        .is_empty()
+    );
+    let key = crate::test_support::TestKey::es256("k1");
+    let inline = format!(
+        "jwks_source = \"inline\"\njwks = '{{\"keys\": [{}]}}'",
+        key.jwk
+    );
+    assert!(
+        issuer_with(&inline).is_empty(),
+        "{:?}",
+        issuer_with(&inline)
+    );
+    let text = config_toml(ISSUER).replace(
+        "[[federation_issuer]]\nid = \"fdis_demo\"",
+        &format!("[[federation_issuer]]\nid = \"fdis_demo\"\n{inline}"),
+    );
+    let config = Config::from_toml(&text).unwrap();
+    assert!(
+        matches!(&config.issuers["fdis_demo"].jwks_source, JwksSource::Inline(keys) if keys.len() == 1)
+    );
+    for (extra, expected) in [
+        (
+            "jwks_source = \"explicit_url\"",
+            "federation_issuer[0].jwks_url: required for explicit_url",
+        ),
+        (
+            "jwks_source = \"explicit_url\"\njwks_url = \"http://keys.example.com/j\"",
+            "federation_issuer[0].jwks_url: URL not allowed: plain http is only allowed on loopback hosts",
+        ),
+        (
+            "jwks_url = \"https://keys.example.com/j\"",
+            "federation_issuer[0].jwks_url: only for jwks_source = \"explicit_url\"",
+        ),
+        (
+            "jwks_source = \"inline\"\njwks = '{\"keys\": []}'",
+            "federation_issuer[0].jwks: has no usable key",
+        ),
+        (
+            "jwks_source = \"inline\"\njwks = 'nope'",
+            "federation_issuer[0].jwks: invalid document: JWKS has no \"keys\" array: expected ident at line 1 column 2",
+        ),
+        (
+            "jwks_source = \"manual\"",
+            "federation_issuer[0].jwks_source: must be \"discovery\", \"explicit_url\" or \"inline\", got \"manual\"",
+        ),
+        (
+            "ca_cert_pem = \"not a pem\"",
+            "federation_issuer[0].ca_cert_pem: not a PEM certificate: HTTP client: no CERTIFICATE in the PEM text",
+        ),
+        (
+            &format!("{inline}\nca_cert_pem = \"x\""),
+            "federation_issuer[0].ca_cert_pem: only for discovery and explicit_url",
+        ),
+    ] {
+        assert_eq!(issuer_with(extra), [expected], "{extra}");
+    }
+}
+
+#[test]
+fn rules_need_a_matcher_workspaces_and_members() {
+    let base = config_toml(ISSUER);
+    let first_rule_prefix = "subject_prefix = \"spiffe://cluster.local/ns/demo/*\"\naudience";
+    let cases = [
+        (
+            base.replacen(first_rule_prefix, "audience", 1),
+            "federation_rule[0].subject_prefix: a rule needs subject_prefix or claims",
+        ),
+        (
+            base.replacen(
+                first_rule_prefix,
+                "condition = \"true\"\nsubject_prefix = \"x\"\naudience",
+                1,
+            ),
+            "federation_rule[0].condition: CEL conditions are not simulated",
+        ),
+        (
+            base.replacen(first_rule_prefix, "claims = { \"\" = \"x\" }\naudience", 1),
+            "federation_rule[0].claims: claim names must not be empty",
+        ),
+        (
+            base.replacen("workspace_ids = [\"wrkspc_demo\"]", "", 1),
+            "federation_rule[0].workspace_ids: required (or applies_to_all_workspaces = true)",
+        ),
+        (
+            base.replacen(
+                "workspace_ids = [\"wrkspc_demo\"]",
+                "workspace_ids = [\"wrkspc_demo\"]\napplies_to_all_workspaces = true",
+                1,
+            ),
+            "federation_rule[0].workspace_ids: give workspace_ids or applies_to_all_workspaces = true, not both",
+        ),
+        (
+            base.replace(
+                "id = \"svac_demo\"",
+                "id = \"svac_demo\"\nworkspaces = [\"wrkspc_demo\"]",
+            ),
+            "federation_rule[1].service_account: \"svac_demo\" is not a member of workspace \"wrkspc_other\"",
+        ),
+        (
+            base.replace(
+                "id = \"svac_demo\"",
+                "id = \"svac_demo\"\nworkspaces = [\"wrkspc_nope\"]",
+            ),
+            "service_account[0].workspaces[0]: unknown workspace \"wrkspc_nope\"",
+        ),
+    ];
+    for (text, expected) in cases {
+        let errors = errors_of(&text);
+        assert!(
+            errors.contains(&expected.to_owned()),
+            "{expected}: {errors:?}"
+        );
+    }
+    let claims_only = base.replacen(first_rule_prefix, "claims = { ns = \"demo\" }\naudience", 1);
+    assert!(Config::from_toml(&claims_only).is_ok());
+    let default_ws = base.replacen(
+        "workspace_ids = [\"wrkspc_demo\"]",
+        "workspace_ids = [\"default\"]",
+        1,
+    );
+    assert!(Config::from_toml(&default_ws).is_ok());
 }

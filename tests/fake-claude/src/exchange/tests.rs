@@ -1,7 +1,7 @@
 use super::*;
 use crate::clock::Clock;
 use crate::test_support::{
-    IssuerServer, NOW, ORG, TestKey, claims, config, dead_issuer_url, exchange_body,
+    IssuerServer, NOW, TestKey, claims, config, dead_issuer_url, exchange_body,
 };
 use serde_json::json;
 
@@ -10,15 +10,15 @@ fn body(value: &Value) -> Vec<u8> {
 }
 
 fn parse_err(value: Value) -> String {
-    parse_request(&body(&value), ORG).unwrap_err().message
+    parse_request(&body(&value)).unwrap_err().message
 }
 
 #[test]
 fn request_shape_errors_are_400s_with_the_field_named() {
     let good = exchange_body("a.b.c", "fdrl_demo");
-    assert!(parse_request(&body(&good), ORG).is_ok());
+    assert!(parse_request(&body(&good)).is_ok());
     assert!(
-        parse_request(b"{not json", ORG)
+        parse_request(b"{not json")
             .unwrap_err()
             .message
             .starts_with("invalid JSON body")
@@ -33,8 +33,8 @@ fn request_shape_errors_are_400s_with_the_field_named() {
     v["federation_rule_id"] = json!("rule_1");
     assert!(parse_err(v).starts_with("federation_rule_id:"));
     let mut v = good.clone();
-    v["organization_id"] = json!("00000000-0000-4000-8000-000000000002");
-    assert!(parse_err(v).starts_with("organization_id:"));
+    v["organization_id"] = json!("org-2");
+    assert_eq!(parse_err(v), "organization_id: must be a UUID");
     let mut v = good.clone();
     v["workspace_id"] = json!("");
     assert!(parse_err(v).starts_with("workspace_id:"));
@@ -49,36 +49,55 @@ fn unknown_fields_and_absent_optionals_are_accepted() {
     v["scope"] = json!("anything");
     v["workspace_id"] = json!("default");
     v.as_object_mut().unwrap().remove("service_account_id");
-    let request = parse_request(&body(&v), ORG).unwrap();
+    let request = parse_request(&body(&v)).unwrap();
     assert_eq!(request.service_account_id, None);
     assert_eq!(request.workspace_id.as_deref(), Some("default"));
 }
 
+fn covered(list: &[&str]) -> Vec<String> {
+    list.iter().map(|w| (*w).to_owned()).collect()
+}
+
 #[test]
 fn workspace_selection() {
-    let config = config("https://i.example.com/p");
-    let single = &config.rules["fdrl_demo"];
-    let multi = &config.rules["fdrl_multi"];
-    assert_eq!(select_workspace(None, single).unwrap(), "wrkspc_demo");
+    let single = covered(&["wrkspc_demo"]);
+    let multi = covered(&["wrkspc_demo", "wrkspc_other"]);
+    let with_default = covered(&["default", "wrkspc_demo"]);
+    let all = covered(&["default", "wrkspc_demo", "wrkspc_other"]);
+    assert_eq!(select_workspace(None, &single).unwrap(), "wrkspc_demo");
     assert_eq!(
-        select_workspace(Some("default"), single).unwrap(),
-        "wrkspc_demo"
+        select_workspace(Some("default"), &single),
+        Err(Denial::WorkspaceNotAllowed),
+        "default is the organization's default workspace, not the rule's first"
     );
     assert_eq!(
-        select_workspace(Some("wrkspc_other"), single),
+        select_workspace(Some("wrkspc_other"), &single),
         Err(Denial::WorkspaceNotAllowed)
     );
     assert_eq!(
-        select_workspace(None, multi),
+        select_workspace(None, &multi),
         Err(Denial::WorkspaceIdRequired)
     );
     assert_eq!(
-        select_workspace(Some("default"), multi).unwrap(),
-        "wrkspc_demo"
+        select_workspace(Some("wrkspc_other"), &multi).unwrap(),
+        "wrkspc_other"
+    );
+    assert_eq!(select_workspace(None, &with_default).unwrap(), "default");
+    assert_eq!(
+        select_workspace(Some("default"), &with_default).unwrap(),
+        "default"
     );
     assert_eq!(
-        select_workspace(Some("wrkspc_other"), multi).unwrap(),
-        "wrkspc_other"
+        select_workspace(None, &all),
+        Err(Denial::WorkspaceIdRequired)
+    );
+    assert_eq!(
+        select_workspace(None, &covered(&["default"])).unwrap(),
+        "default"
+    );
+    assert_eq!(
+        select_workspace(None, &[]),
+        Err(Denial::WorkspaceNotAllowed)
     );
 }
 
@@ -196,10 +215,7 @@ async fn rule_key_and_service_account_denials() {
     assert_eq!(f.denial(expired).await, Denial::Expired);
     let mut v = f.signed(&good(), "fdrl_demo");
     v["organization_id"] = json!("00000000-0000-4000-8000-000000000009");
-    assert!(matches!(
-        f.run(v).await,
-        Err(ExchangeError::InvalidRequest(_))
-    ));
+    assert_eq!(f.denial(v).await, Denial::OrganizationMismatch);
 }
 
 #[tokio::test]
@@ -221,7 +237,7 @@ fn response_debug_redacts_the_token() {
         access_token: "sk-ant-oat01-secretsecretWXYZ".into(),
         token_type: "Bearer",
         expires_in: 60,
-        scope: "workspace:developer".into(),
+        scope: "workspace:developer",
     };
     let shown = format!("{response:?}");
     assert!(

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::JwksSource;
 use crate::test_support::{IssuerServer, TestKey, config, dead_issuer_url};
 
 fn url(text: &str) -> Url {
@@ -69,18 +70,16 @@ fn jwks_parsing_skips_keys_it_cannot_read() {
 }
 
 fn cache_for(issuer_url: &str, clock: &Clock) -> (JwksCache, FederationIssuer) {
-    let config = config(issuer_url);
-    let cache = JwksCache::new(
-        JwksFetcher::new().unwrap(),
-        clock.clone(),
-        60,
-        config.issuers.keys(),
-    );
-    (cache, config.issuers["fdis_demo"].clone())
+    cache_for_issuer(config(issuer_url).issuers["fdis_demo"].clone(), clock)
+}
+
+fn cache_for_issuer(issuer: FederationIssuer, clock: &Clock) -> (JwksCache, FederationIssuer) {
+    let cache = JwksCache::new(clock.clone(), 60, [&issuer]).unwrap();
+    (cache, issuer)
 }
 
 #[tokio::test]
-async fn keys_are_cached_and_an_unknown_kid_refetches_at_most_every_10_seconds() {
+async fn keys_are_polled_every_60_seconds_and_a_key_published_late_is_unknown_until_then() {
     let old = TestKey::es256("old");
     let new = TestKey::es256("new");
     let server = IssuerServer::start(&[&old]).await;
@@ -90,18 +89,22 @@ async fn keys_are_cached_and_an_unknown_kid_refetches_at_most_every_10_seconds()
     assert!(cache.find_key(&issuer, "old").await.is_ok());
     assert!(cache.find_key(&issuer, "old").await.is_ok());
     assert_eq!(server.jwks_fetches(), 1);
+    assert_eq!(cache.fetches(), 1);
 
     server.set_keys(&[&old, &new]);
+    clock.advance(30);
     assert_eq!(
         cache.find_key(&issuer, "new").await,
         Err(KeyLookupError::UnknownKid)
     );
+    clock.advance(29);
     assert_eq!(
-        server.jwks_fetches(),
-        1,
-        "no refetch within 10 s of the last fetch"
+        cache.find_key(&issuer, "new").await,
+        Err(KeyLookupError::UnknownKid),
+        "an unknown kid does not trigger an early poll"
     );
-    clock.advance(10);
+    assert_eq!(server.jwks_fetches(), 1);
+    clock.advance(1);
     assert!(cache.find_key(&issuer, "new").await.is_ok());
     assert_eq!(server.jwks_fetches(), 2);
 
@@ -114,6 +117,29 @@ async fn keys_are_cached_and_an_unknown_kid_refetches_at_most_every_10_seconds()
         Err(KeyLookupError::UnknownKid)
     );
     assert_eq!(server.jwks_fetches(), 3, "expired cache refetched");
+}
+
+#[tokio::test]
+async fn explicit_url_fetches_the_jwks_directly_and_inline_never_fetches() {
+    let key = TestKey::es256("k1");
+    let server = IssuerServer::start(&[&key]).await;
+    let clock = Clock::fixed(1_000);
+    let mut issuer = config("https://i.example.com/p").issuers["fdis_demo"].clone();
+    let jwks_url = format!("{}/jwks.json", server.issuer_url);
+    issuer.jwks_source = JwksSource::ExplicitUrl(Url::parse(&jwks_url).unwrap());
+    let (cache, issuer) = cache_for_issuer(issuer, &clock);
+    assert!(cache.find_key(&issuer, "k1").await.is_ok());
+    assert_eq!(server.jwks_fetches(), 1);
+
+    let mut inline = config("https://i.example.com/p").issuers["fdis_demo"].clone();
+    inline.jwks_source = JwksSource::Inline(vec![key.parsed_jwk()]);
+    let (cache, inline) = cache_for_issuer(inline, &clock);
+    assert!(cache.find_key(&inline, "k1").await.is_ok());
+    assert_eq!(
+        cache.find_key(&inline, "k2").await,
+        Err(KeyLookupError::UnknownKid)
+    );
+    assert_eq!(cache.fetches(), 0);
 }
 
 #[tokio::test]
