@@ -11,9 +11,12 @@ use axum::routing::{get, post};
 use claude_wif_api::{TOKEN_PATH, TokenRequest, TokenResponse};
 
 use crate::error::AppError;
-use crate::policy::check_identity;
+use crate::keys::KeyState;
+use crate::metrics::Gauges;
+use crate::policy::{PolicyDenial, check_identity};
+use crate::reload::Served;
 use crate::state::AppState;
-use crate::tokens::TokenRequestFor;
+use crate::tokens::{TokenRequestFor, is_token_sha256};
 
 /// Token requests are two short strings; anything bigger is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -51,25 +54,21 @@ async fn issue(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<TokenResponse, AppError> {
-    authorize(state, headers)?;
-    let body = body.map_err(|rejection| {
-        AppError::InvalidRequest(format!("cannot read the body: {}", rejection.body_text()))
-    })?;
-    let request: TokenRequest = serde_json::from_slice(&body)
-        .map_err(|err| AppError::InvalidRequest(format!("body is not a token request: {err}")))?;
-    check_identity(&request.client_workload)
-        .map_err(|problem| AppError::InvalidRequest(format!("client_workload {problem}")))?;
-    check_identity(&request.server_workload)
-        .map_err(|problem| AppError::InvalidRequest(format!("server_workload {problem}")))?;
-    let grant = state
+    let served = state.config.current();
+    authorize(&served, headers)?;
+    let request = parse(body)?;
+    let grant = served
         .policy
-        .resolve(&request.client_workload, &request.server_workload)?;
+        .resolve(&request.client_workload, &request.server_workload);
+    audit(&served, &request, &grant);
+    let grant = grant?;
     let issued = state
         .tokens
         .token(TokenRequestFor {
             provider: &grant.provider,
             client_workload: &grant.client_workload,
             subject: &request.client_workload,
+            stale_token_sha256: request.stale_token_sha256.as_deref(),
         })
         .await?;
     let expires_in = issued.expires_in(state.clock.now());
@@ -82,9 +81,56 @@ async fn issue(
     })
 }
 
+/// Reads and checks the body of a token request.
+fn parse(body: Result<Bytes, BytesRejection>) -> Result<TokenRequest, AppError> {
+    let body = body.map_err(|rejection| {
+        AppError::InvalidRequest(format!("cannot read the body: {}", rejection.body_text()))
+    })?;
+    let request: TokenRequest = serde_json::from_slice(&body)
+        .map_err(|err| AppError::InvalidRequest(format!("body is not a token request: {err}")))?;
+    check_identity(&request.client_workload)
+        .map_err(|problem| AppError::InvalidRequest(format!("client_workload {problem}")))?;
+    check_identity(&request.server_workload)
+        .map_err(|problem| AppError::InvalidRequest(format!("server_workload {problem}")))?;
+    if let Some(hash) = &request.stale_token_sha256
+        && !is_token_sha256(hash)
+    {
+        return Err(AppError::InvalidRequest(
+            "stale_token_sha256 must be the SHA-256 of the token as 64 lowercase hex digits"
+                .to_owned(),
+        ));
+    }
+    Ok(request)
+}
+
+/// One audit line per access decision.
+fn audit(
+    served: &Served,
+    request: &TokenRequest,
+    grant: &Result<crate::policy::Grant, PolicyDenial>,
+) {
+    let server_workload = request.server_workload.as_str();
+    match grant {
+        Ok(grant) => {
+            tracing::info!(target: "audit", event = "access", decision = "allow", client_workload = %grant.client_workload, identity = %request.client_workload, server_workload, provider = %grant.provider.id, "access granted")
+        }
+        Err(denial) => {
+            let client_workload = served
+                .policy
+                .client_workload(&request.client_workload)
+                .unwrap_or("-");
+            let provider = match denial {
+                PolicyDenial::ProviderInactive { provider } => provider.as_str(),
+                _ => "-",
+            };
+            tracing::info!(target: "audit", event = "access", decision = "deny", client_workload, identity = %request.client_workload, server_workload, provider, reason = %denial, "access denied");
+        }
+    }
+}
+
 /// With an internal API key configured, requires `authorization: Bearer <key>`.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(key) = &state.config.server.internal_api_key else {
+fn authorize(served: &Served, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(key) = &served.config.server.internal_api_key else {
         return Ok(());
     };
     let presented = headers
@@ -99,18 +145,48 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     }
 }
 
+/// Ready when a configuration is loaded and the active signing key signs.
 async fn readyz(State(state): State<AppState>) -> Response {
-    if state.keys.current().active().is_some() {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "no active signing key").into_response()
+    let _served = state.config.current();
+    let keys = state.keys.current();
+    let Some(key) = keys.active(state.clock.now()) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no active signing key").into_response();
+    };
+    match key.sign(b"issuer-svc readiness probe") {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(err) => {
+            tracing::error!(kid = key.kid(), error = %err, "the active signing key cannot sign");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the active signing key cannot sign",
+            )
+                .into_response()
+        }
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    let states = state.keys.current().key_states(state.clock.now());
+    let signing_keys = [
+        KeyState::Pending,
+        KeyState::Active,
+        KeyState::Retired,
+        KeyState::Expired,
+    ]
+    .into_iter()
+    .map(|wanted| {
+        let count = states.iter().filter(|(_, _, s)| *s == wanted).count();
+        (wanted.as_str(), count)
+    })
+    .collect();
+    let gauges = Gauges {
+        cache_entries: state.tokens.entries(),
+        signing_keys,
+        config_loaded: true,
+    };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        state.metrics.render_with(&gauges),
     )
         .into_response()
 }

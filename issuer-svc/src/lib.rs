@@ -16,10 +16,15 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod public;
+pub mod reload;
 pub mod signing;
 pub mod state;
+pub mod tls;
 pub mod tokens;
+pub mod verify;
 
+#[cfg(test)]
+mod test_fakes;
 #[cfg(test)]
 mod test_support;
 

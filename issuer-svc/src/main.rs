@@ -8,10 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use issuer_svc::clock::Clock;
 use issuer_svc::clock::SystemClock;
 use issuer_svc::config::{Config, LoadedConfig};
 use issuer_svc::exchange::HttpTransport;
 use issuer_svc::keys::KeyStore;
+use issuer_svc::keys::watch::{KeyWatcher, POLL_INTERVAL};
+use issuer_svc::tls::TlsSource;
 use issuer_svc::{AppState, VERSION, internal_app, public_app};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -42,6 +45,39 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Check a provider as Claude would (discovery, JWKS through the public
+    /// issuer URL) and perform one real exchange; exit 0 or 1.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The assertion's `sub` (default: the first exact client workload
+        /// identity an access policy maps to PROVIDER).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Credential provider id.
+        provider: String,
+    },
+    /// Manage signing keys (`keys rotate`, `keys list`).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `issuer-svc keys ...`: signing keys in `state_dir/keys`.
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a key: published at once, signs after `keys.publish_ahead`;
+    /// deletes the files of expired keys.
+    Rotate {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Every stored key: kid, alg, state, created, activates, published until.
+    List {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,7 +92,13 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Verify {
+            config,
+            subject,
+            provider,
+        } => verify(&config, &provider, subject.as_deref()),
         Command::Serve { config } => serve(&config),
+        Command::Keys { command } => keys_command(&command),
     }
 }
 
@@ -94,6 +136,67 @@ fn check(path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn verify(path: &Path, provider: &str, subject: Option<&str>) -> ExitCode {
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = issuer_svc::verify::VerifyRequest { provider, subject };
+    match runtime.block_on(issuer_svc::verify::verify_configured(
+        &loaded.config,
+        request,
+    )) {
+        Ok(report) => {
+            println!("{report}");
+            if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            println!("Verification failed at step 0 (setup): {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn keys_command(command: &KeysCommand) -> ExitCode {
+    let (path, rotate) = match command {
+        KeysCommand::Rotate { config } => (config, true),
+        KeysCommand::List { config } => (config, false),
+    };
+    let loaded = match load(path) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let result = if rotate {
+        issuer_svc::keys::commands::rotate(&loaded.config, &SystemClock)
+    } else {
+        issuer_svc::keys::commands::list(&loaded.config, &SystemClock)
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn serve(path: &Path) -> ExitCode {
     tracing::info!(version = VERSION, "issuer-svc starting");
     let loaded = match load(path) {
@@ -110,7 +213,7 @@ fn serve(path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(loaded.config)) {
+    match runtime.block_on(run(loaded.config, path)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "issuer-svc stopped");
@@ -119,18 +222,25 @@ fn serve(path: &Path) -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
-    let keys = KeyStore::open(&config.server.state_dir)
-        .and_then(|store| store.load_or_generate())
+async fn run(config: Config, path: &Path) -> anyhow::Result<()> {
+    let store = KeyStore::open(&config.server.state_dir).context("signing keys")?;
+    let keys = store
+        .load_or_generate_with(&config.key_policy(), &SystemClock)
         .context("signing keys")?;
-    if let Some(active) = keys.active() {
+    if let Some(active) = keys.active(SystemClock.now()) {
         tracing::info!(
             kid = active.kid(),
             alg = active.alg().as_str(),
-            published = keys.keys().len(),
+            published = keys.jwks(SystemClock.now()).keys.len(),
             "signing key loaded"
         );
     }
+    let tls = match &config.server.tls {
+        Some(files) => Some(Arc::new(
+            TlsSource::load(files).context("TLS on the public listener")?,
+        )),
+        None => None,
+    };
     for provider in &config.providers {
         tracing::info!(provider = %provider.id, issuer = %provider.issuer_url, active = provider.is_active, "credential provider");
     }
@@ -147,15 +257,23 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("public listener on {}", public.local_addr()?);
     tracing::info!("internal listener on {}", internal.local_addr()?);
 
+    tokio::spawn(issuer_svc::reload::reload_on_sighup(
+        state.clone(),
+        path.to_owned(),
+    ));
+    tokio::spawn(KeyWatcher::for_state(store, &state).run(POLL_INTERVAL));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
     });
-    let public = axum::serve(public, public_app(state.clone()))
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future();
+    let public = issuer_svc::tls::serve_public(
+        public,
+        public_app(state.clone()),
+        tls,
+        stopped(stop_rx.clone()),
+    );
     let internal = axum::serve(internal, internal_app(state))
         .with_graceful_shutdown(stopped(stop_rx))
         .into_future();

@@ -7,13 +7,14 @@ use crate::config::Config;
 use crate::exchange::Transport;
 use crate::keys::{KeyRing, KeySet};
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::reload::LiveConfig;
 use crate::tokens::{RefreshPolicy, TokenService};
 
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub policy: Arc<Policy>,
+    /// The configuration being served (swapped on SIGHUP); take one
+    /// snapshot per request with `config.current()`.
+    pub config: Arc<LiveConfig>,
     pub keys: Arc<KeyRing>,
     pub tokens: TokenService,
     pub metrics: Arc<Metrics>,
@@ -35,11 +36,10 @@ impl AppState {
             transport,
             config.claude.clone(),
             Arc::clone(&metrics),
-            RefreshPolicy::default(),
+            RefreshPolicy::from(config.token_cache),
         );
         AppState {
-            policy: Arc::new(Policy::new(&config)),
-            config: Arc::new(config),
+            config: Arc::new(LiveConfig::new(config)),
             keys,
             tokens,
             metrics,

@@ -108,11 +108,11 @@ async fn second_call_is_a_cache_hit() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("issuer_svc_token_requests_total{outcome=\"ok\"} 2\n"),
+        metrics.contains("issuer_svc_token_requests_total{result=\"ok\"} 2\n"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("issuer_svc_exchanges_total{outcome=\"ok\"} 1\n"),
+        metrics.contains("issuer_svc_exchanges_total{result=\"ok\",status=\"200\"} 1\n"),
         "{metrics}"
     );
     assert!(!metrics.contains("sk-ant"), "no secrets in metrics");
@@ -159,7 +159,11 @@ async fn every_exchange_carries_a_distinct_jti() {
     assert_eq!(status, StatusCode::OK);
     let seen = claude.seen.lock().unwrap().clone();
     let jtis: HashSet<String> = seen.iter().map(jti_of).collect();
-    assert_eq!((seen.len(), jtis.len()), (4, 4));
+    assert_eq!(
+        (seen.len(), jtis.len()),
+        (10, 10),
+        "3 requests × 3 attempts, then 1"
+    );
 }
 
 #[tokio::test]
@@ -220,7 +224,7 @@ async fn malformed_requests_are_400() {
     }
     let (_, _, metrics) = send(internal_app(app.state.clone()), get("/metrics")).await;
     assert!(
-        metrics.contains("issuer_svc_token_requests_total{outcome=\"invalid_request\"} 8\n"),
+        metrics.contains("issuer_svc_token_requests_total{result=\"invalid_request\"} 8\n"),
         "{metrics}"
     );
 }

@@ -28,6 +28,8 @@ pub const DEFAULT_AUDIENCE: &str = "https://api.anthropic.com";
 pub struct Config {
     pub server: ServerConfig,
     pub claude: ClaudeConfig,
+    pub token_cache: TokenCacheConfig,
+    pub keys: KeysConfig,
     pub providers: Vec<Arc<ProviderConfig>>,
     pub client_workloads: Vec<ClientWorkloadConfig>,
     pub access_policies: Vec<AccessPolicyConfig>,
@@ -71,6 +73,47 @@ pub struct ServerConfig {
     pub internal_listen: SocketAddr,
     pub state_dir: PathBuf,
     pub internal_api_key: Option<InternalApiKey>,
+    /// `tls_cert_file` and `tls_key_file`: serve the public listener over HTTPS.
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of the public listener's certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// `[keys]`: signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysConfig {
+    /// Algorithm of newly generated keys (default ES256).
+    pub algorithm: crate::keys::Algorithm,
+    /// How long a rotated-in key is published before it signs (default 15 min).
+    pub publish_ahead: Duration,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            algorithm: crate::keys::Algorithm::Es256,
+            publish_ahead: crate::keys::DEFAULT_PUBLISH_AHEAD,
+        }
+    }
+}
+
+impl Config {
+    /// The key policy of this configuration: `[keys]` plus a retention
+    /// covering the longest assertion lifetime of any provider.
+    pub fn key_policy(&self) -> crate::keys::KeyPolicy {
+        let longest = self
+            .providers
+            .iter()
+            .map(|provider| provider.claude_wif.lifetime)
+            .max()
+            .unwrap_or(Duration::from_secs(3600));
+        crate::keys::KeyPolicy::new(self.keys.algorithm, self.keys.publish_ahead, longest)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +127,25 @@ impl ClaudeConfig {
     /// Claude's token endpoint.
     pub fn token_url(&self) -> String {
         format!("{}/v1/oauth/token", self.base_url)
+    }
+}
+
+/// `[token_cache]`: when cached access tokens are refreshed (DESIGN.md,
+/// *Refresh policy*). Both are clamped per token to a share of its lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenCacheConfig {
+    /// Remaining lifetime at which a background refresh starts (default 120 s).
+    pub advisory_refresh: Duration,
+    /// Remaining lifetime at which callers wait for a new token (default 30 s).
+    pub mandatory_refresh: Duration,
+}
+
+impl Default for TokenCacheConfig {
+    fn default() -> Self {
+        TokenCacheConfig {
+            advisory_refresh: Duration::from_secs(120),
+            mandatory_refresh: Duration::from_secs(30),
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub fn parse(text: &str) -> Result<RawConfig, ConfigError> {
 pub struct RawConfig {
     pub server: Option<RawServerConfig>,
     pub claude: Option<RawClaudeConfig>,
+    pub token_cache: Option<RawTokenCacheConfig>,
+    pub keys: Option<RawKeysConfig>,
     #[serde(default)]
     pub credential_provider: Vec<RawProviderConfig>,
     #[serde(default)]
@@ -60,6 +62,20 @@ pub struct RawServerConfig {
 pub struct RawClaudeConfig {
     pub base_url: Option<String>,
     pub timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenCacheConfig {
+    pub advisory_refresh: Option<String>,
+    pub mandatory_refresh: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeysConfig {
+    pub algorithm: Option<String>,
+    pub publish_ahead: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,6 +40,7 @@ fn replace(from: &str, to: &str) -> String {
 const WIF: &str = "credential_provider[0].claude_wif";
 
 mod server;
+mod token_cache;
 
 #[test]
 fn valid_config_has_defaults() {

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use super::raw::{
     RawAccessPolicyConfig, RawClaudeConfig, RawClaudeWifConfig, RawClientWorkloadConfig, RawConfig,
-    RawProviderConfig, RawServerConfig,
+    RawProviderConfig, RawServerConfig, RawTokenCacheConfig,
 };
 use super::{
     AccessPolicyConfig, ClaudeConfig, ClaudeWifConfig, ClientWorkloadConfig, Config, ConfigError,
     ConfigErrors, DEFAULT_AUDIENCE, DEFAULT_CLAUDE_BASE_URL, IdentityPattern, InternalApiKey,
-    LoadedConfig, ProviderConfig, Scope, ServerConfig, parse_duration,
+    LoadedConfig, ProviderConfig, Scope, ServerConfig, TokenCacheConfig, parse_duration,
 };
 use crate::policy::check_identity;
 
@@ -27,6 +27,8 @@ pub fn validate(raw: RawConfig) -> Result<LoadedConfig, ConfigErrors> {
     let mut v = Validator::default();
     let server = v.server(raw.server);
     let claude = v.claude(raw.claude);
+    let token_cache = v.token_cache(raw.token_cache);
+    let keys = v.keys(raw.keys);
     let base_url = server.as_ref().map_or("", |s| s.public_base_url.as_str());
     let providers = v.providers(&raw.credential_provider, base_url);
     let client_workloads = v.client_workloads(&raw.client_workload);
@@ -35,17 +37,21 @@ pub fn validate(raw: RawConfig) -> Result<LoadedConfig, ConfigErrors> {
         &raw.credential_provider,
         &raw.client_workload,
     );
-    match (server, claude) {
-        (Some(server), Some(claude)) if v.errors.is_empty() => Ok(LoadedConfig {
-            config: Config {
-                server,
-                claude,
-                providers: providers.into_iter().map(Arc::new).collect(),
-                client_workloads,
-                access_policies,
-            },
-            warnings: v.warnings,
-        }),
+    match (server, claude, token_cache) {
+        (Some(server), Some(claude), Some(token_cache)) if v.errors.is_empty() => {
+            Ok(LoadedConfig {
+                config: Config {
+                    server,
+                    claude,
+                    token_cache,
+                    keys,
+                    providers: providers.into_iter().map(Arc::new).collect(),
+                    client_workloads,
+                    access_policies,
+                },
+                warnings: v.warnings,
+            })
+        }
         _ => Err(ConfigErrors(v.errors)),
     }
 }
@@ -159,18 +165,7 @@ impl Validator {
             .internal_api_key_file
             .as_deref()
             .and_then(|file| self.api_key_file(file));
-        for (path, value) in [
-            ("server.tls_cert_file", &raw.tls_cert_file),
-            ("server.tls_key_file", &raw.tls_key_file),
-        ] {
-            if value.is_some() {
-                self.error(
-                    path,
-                    "TLS on the public listener is not supported yet; terminate TLS in front \
-                     of issuer-svc and remove tls_cert_file/tls_key_file",
-                );
-            }
-        }
+        let tls = self.tls_files(raw.tls_cert_file, raw.tls_key_file);
         if let Some(addr) = internal_listen
             && !addr.ip().is_loopback()
             && raw.internal_api_key_file.is_none()
@@ -186,6 +181,7 @@ impl Validator {
             internal_listen: internal_listen?,
             state_dir: state_dir?,
             internal_api_key,
+            tls,
         })
     }
 
@@ -223,5 +219,7 @@ impl Validator {
     }
 }
 
+mod keys;
 mod providers;
+mod token_cache;
 mod workloads;

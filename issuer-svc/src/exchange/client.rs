@@ -17,6 +17,8 @@ pub struct RawResponse {
     pub status: u16,
     /// The `request-id` header, if any.
     pub request_id: Option<String>,
+    /// The `retry-after` header in delay-seconds form, if any.
+    pub retry_after: Option<Duration>,
     pub body: Vec<u8>,
 }
 
@@ -40,11 +42,11 @@ pub async fn exchange(
 }
 
 /// The real transport: reqwest over rustls, no redirects (the assertion must
-/// go to the configured endpoint only), one overall timeout.
+/// go to the configured endpoint only); each request carries its own timeout
+/// ([`ExchangeRequest::timeout`]); `timeout` here is only the default.
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl HttpTransport {
@@ -56,7 +58,7 @@ impl HttpTransport {
             .map_err(|err| {
                 ExchangeError::Unavailable(format!("cannot build the HTTP client: {err}"))
             })?;
-        Ok(HttpTransport { client, timeout })
+        Ok(HttpTransport { client })
     }
 }
 
@@ -66,10 +68,10 @@ impl Transport for HttpTransport {
         request: ExchangeRequest,
     ) -> BoxFuture<'static, Result<RawResponse, ExchangeError>> {
         let client = self.client.clone();
-        let timeout = self.timeout;
+        let timeout = request.timeout;
         async move {
             let body = request.body_json()?;
-            let mut builder = client.post(&request.url).body(body);
+            let mut builder = client.post(&request.url).body(body).timeout(timeout);
             for (name, value) in &request.headers {
                 builder = builder.header(*name, value);
             }
@@ -83,10 +85,16 @@ impl Transport for HttpTransport {
                 .get("request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(super::parse_retry_after);
             let body = read_limited(response, timeout).await?;
             Ok(RawResponse {
                 status,
                 request_id,
+                retry_after,
                 body,
             })
         }

@@ -3,8 +3,11 @@
 
 mod client;
 mod response;
+mod retry;
 #[cfg(test)]
 mod tests;
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -13,6 +16,7 @@ use crate::signing::Assertion;
 
 pub use client::{HttpTransport, RawResponse, Transport, exchange};
 pub use response::{ExchangeError, ExchangedToken, Refusal, parse_exchange_response};
+pub use retry::{RetryPolicy, Verdict, judge, parse_retry_after};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const ANTHROPIC_BETA: &str = "oauth-2025-04-20,oidc-federation-2026-04-01";
@@ -41,6 +45,8 @@ pub struct ExchangeBody {
 #[derive(Debug, Clone)]
 pub struct ExchangeRequest {
     pub url: String,
+    /// How long this one request may take (the rest of the exchange's budget).
+    pub timeout: Duration,
     pub headers: Vec<(&'static str, String)>,
     pub body: ExchangeBody,
 }
@@ -61,6 +67,7 @@ pub fn build_exchange_request(
     let wif = &provider.claude_wif;
     ExchangeRequest {
         url: claude.token_url(),
+        timeout: claude.timeout,
         headers: vec![
             ("content-type", "application/json".to_owned()),
             ("anthropic-beta", ANTHROPIC_BETA.to_owned()),

@@ -27,18 +27,28 @@ pub struct Refusal {
     pub request_id: Option<String>,
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Claude refused the token exchange: HTTP {}", self.status)?;
+impl Refusal {
+    /// `HTTP <status> <type>: <message> (request_id <id>)`, without hint.
+    pub fn summary(&self) -> String {
+        let mut text = format!("HTTP {}", self.status);
         if let Some(error_type) = &self.error_type {
-            write!(f, " {error_type}")?;
+            text.push(' ');
+            text.push_str(error_type);
         }
         if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
+            text.push_str(": ");
+            text.push_str(message);
         }
         if let Some(request_id) = &self.request_id {
-            write!(f, " (request_id {request_id})")?;
+            text.push_str(&format!(" (request_id {request_id})"));
         }
+        text
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Claude refused the token exchange: {}", self.summary())?;
         if self.status == 401 {
             f.write_str(
                 ". Check the federation rule's match conditions (subject_prefix, audience), \

@@ -1,17 +1,30 @@
-//! Signing keys: generation, the on-disk store, and the [`KeySet`] that is
-//! published as JWKS and used for signing.
+//! Signing keys: generation (ES256, RS256), the on-disk store with per-key
+//! metadata, rotation with publish-ahead, and the [`KeySet`] whose states
+//! (pending, active, retired, expired) are evaluated by time.
 
+pub mod commands;
 mod jwk;
+mod set;
+mod signing_key;
 mod store;
+pub mod watch;
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+pub use jwk::{Jwk, Jwks, ec_p256_thumbprint, rsa_thumbprint};
+pub use set::{KeyEntry, KeySet, KeyState, KeyStatus, PublishedKey};
+pub use signing_key::SigningKey;
+pub use store::{KeyMeta, KeyStore, Rotation};
 
-pub use jwk::{Jwk, Jwks, ec_p256_thumbprint};
-pub use store::KeyStore;
+/// Leeway Claude allows on time claims; a retired key stays published this
+/// much longer than its last assertion's lifetime.
+pub const EXPIRY_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Default time a new key is published before it signs (15 min, the
+/// documented practice: Claude caches the JWKS for up to a minute).
+pub const DEFAULT_PUBLISH_AHEAD: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -25,19 +38,75 @@ pub enum KeyError {
     Sign,
     #[error("no active signing key")]
     NoActiveKey,
+    #[error(
+        "no signing key in {0} and it is not writable: run `issuer-svc keys rotate` where it is writable"
+    )]
+    EmptyReadOnly(String),
 }
 
 /// JWS algorithms issuer-svc signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Algorithm {
+    #[default]
     Es256,
+    Rs256,
 }
 
 impl Algorithm {
+    pub const ALL: [Algorithm; 2] = [Algorithm::Es256, Algorithm::Rs256];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Algorithm::Es256 => "ES256",
+            Algorithm::Rs256 => "RS256",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|alg| alg.as_str() == text)
+    }
+}
+
+/// What decides key generation and lifetimes: the `[keys]` configuration
+/// plus the retention derived from the providers' assertion lifetimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Algorithm of newly generated keys.
+    pub algorithm: Algorithm,
+    /// Time between a rotation and the new key's first signature.
+    pub publish_ahead: Duration,
+    /// How long a retired key stays published: the longest assertion
+    /// lifetime plus [`EXPIRY_LEEWAY`].
+    pub retention: Duration,
+}
+
+impl KeyPolicy {
+    /// `longest_lifetime`: the longest `lifetime` of any credential provider.
+    pub fn new(algorithm: Algorithm, publish_ahead: Duration, longest_lifetime: Duration) -> Self {
+        KeyPolicy {
+            algorithm,
+            publish_ahead,
+            retention: longest_lifetime.saturating_add(EXPIRY_LEEWAY),
+        }
+    }
+
+    /// `max-age` of the JWKS and discovery responses: a third of
+    /// `publish_ahead`, at most 5 min, so any cache in front of us (and
+    /// Claude's own) refetches well before a published key starts signing.
+    pub fn cache_max_age(&self) -> Duration {
+        (self.publish_ahead / 3).min(Duration::from_secs(300))
+    }
+}
+
+impl Default for KeyPolicy {
+    /// ES256, 15 min publish-ahead, retention for the longest allowed
+    /// lifetime (12 h).
+    fn default() -> Self {
+        KeyPolicy::new(
+            Algorithm::Es256,
+            DEFAULT_PUBLISH_AHEAD,
+            Duration::from_secs(43_200),
+        )
     }
 }
 
@@ -60,123 +129,8 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
-/// A key pair ready to sign, with its public JWK.
-pub struct SigningKey {
-    alg: Algorithm,
-    pair: EcdsaKeyPair,
-    jwk: Jwk,
-}
-
-impl SigningKey {
-    /// A fresh ES256 key and its PKCS#8 encoding (to be stored).
-    pub fn generate_es256() -> Result<(SigningKey, PrivateKey), KeyError> {
-        let rng = SystemRandom::new();
-        let document = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| KeyError::Invalid("cannot generate a P-256 key".into()))?;
-        let private = PrivateKey::from_pkcs8(document.as_ref().to_vec());
-        let key = SigningKey::from_pkcs8(&private)?;
-        Ok((key, private))
-    }
-
-    /// Loads an ES256 key from PKCS#8.
-    pub fn from_pkcs8(private: &PrivateKey) -> Result<SigningKey, KeyError> {
-        let rng = SystemRandom::new();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, private.pkcs8(), &rng)
-                .map_err(|err| KeyError::Invalid(format!("not a P-256 PKCS#8 key ({err})")))?;
-        let jwk = Jwk::es256(pair.public_key().as_ref())?;
-        Ok(SigningKey {
-            alg: Algorithm::Es256,
-            pair,
-            jwk,
-        })
-    }
-
-    /// RFC 7638 thumbprint of the public key.
-    pub fn kid(&self) -> &str {
-        &self.jwk.kid
-    }
-
-    pub fn alg(&self) -> Algorithm {
-        self.alg
-    }
-
-    pub fn jwk(&self) -> &Jwk {
-        &self.jwk
-    }
-
-    /// JWS signature over `message` (for ES256: `r || s`, 64 bytes).
-    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let rng = SystemRandom::new();
-        self.pair
-            .sign(&rng, message)
-            .map(|signature| signature.as_ref().to_vec())
-            .map_err(|_| KeyError::Sign)
-    }
-}
-
-impl fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid())
-            .field("alg", &self.alg)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where a key is in its life. Rotation (later) adds a `Pending` key that is
-/// published ahead of use and keeps `Retired` keys published until every
-/// assertion they signed has expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Pending,
-    Active,
-    Retired,
-}
-
-#[derive(Debug, Clone)]
-pub struct PublishedKey {
-    pub key: Arc<SigningKey>,
-    pub state: KeyState,
-}
-
-/// All published keys; exactly one is active (used for signing).
-#[derive(Debug, Clone)]
-pub struct KeySet {
-    keys: Vec<PublishedKey>,
-}
-
-impl KeySet {
-    pub fn new(keys: Vec<PublishedKey>) -> Result<KeySet, KeyError> {
-        let active = keys.iter().filter(|k| k.state == KeyState::Active).count();
-        if active == 1 {
-            Ok(KeySet { keys })
-        } else {
-            Err(KeyError::NoActiveKey)
-        }
-    }
-
-    /// The key that signs new assertions.
-    pub fn active(&self) -> Option<&Arc<SigningKey>> {
-        self.keys
-            .iter()
-            .find(|k| k.state == KeyState::Active)
-            .map(|k| &k.key)
-    }
-
-    pub fn keys(&self) -> &[PublishedKey] {
-        &self.keys
-    }
-
-    /// Every published key's public half.
-    pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: self.keys.iter().map(|k| k.key.jwk().clone()).collect(),
-        }
-    }
-}
-
-/// The current [`KeySet`], swappable at run time (rotation, reload).
+/// The current [`KeySet`], swappable at run time (rotation picked up by
+/// [`watch`]).
 #[derive(Debug)]
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,

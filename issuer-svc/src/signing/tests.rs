@@ -106,3 +106,29 @@ fn assertion_is_redacted_in_debug_and_display() {
     assert!(!shown.contains(&jwt[..20]), "{shown}");
     assert!(shown.contains("redacted"));
 }
+
+#[test]
+fn rs256_assertion_verifies_against_published_jwks() {
+    let (key, _) = SigningKey::generate_rs256().unwrap();
+    let now = SystemClock.unix_seconds();
+    let provider = Arc::clone(&config().providers[0]);
+    let claims = AssertionClaims::new(&provider, SUBJECT, now).unwrap();
+    let signed = sign(&key, &claims).unwrap();
+    let jwks: JwkSet = serde_json::from_str(
+        &serde_json::to_string(&crate::keys::Jwks {
+            keys: vec![key.jwk().clone()],
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    let jwt = signed.assertion.expose();
+    let header = decode_header(jwt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    assert_eq!(header.kid.as_deref(), Some(key.kid()));
+    let mut validation = Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["https://api.anthropic.com"]);
+    let jwk = jwks.find(key.kid()).unwrap();
+    let data =
+        decode::<AssertionClaims>(jwt, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap();
+    assert_eq!(data.claims, claims);
+}

@@ -4,26 +4,28 @@
 //! An exchange runs in its own task, so a caller that goes away does not
 //! cancel it; everyone waiting for the same key shares its result.
 
+mod attempt;
 mod refresh;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
 use claude_wif_api::AccessToken;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use sha2::{Digest, Sha256};
 
 pub use refresh::{RefreshDecision, RefreshPolicy};
 
 use crate::clock::Clock;
 use crate::config::{ClaudeConfig, ProviderConfig};
-use crate::exchange::{ExchangeError, Transport, build_exchange_request, exchange};
+use crate::exchange::{ExchangeError, RetryPolicy, Transport};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
-use crate::signing::{AssertionClaims, sign};
 
 /// Above this many cache entries, expired idle ones are dropped.
 const SWEEP_THRESHOLD: usize = 10_000;
@@ -33,6 +35,10 @@ const SWEEP_THRESHOLD: usize = 10_000;
 pub struct IssuedToken {
     pub access_token: AccessToken,
     pub expires_at: SystemTime,
+    /// `expires_in` as Claude gave it: the refresh thresholds scale with it.
+    pub lifetime: Duration,
+    /// The scope Claude granted, when it said.
+    pub scope: Option<String>,
 }
 
 impl IssuedToken {
@@ -42,6 +48,19 @@ impl IssuedToken {
             .duration_since(now)
             .map_or(0, |left| left.as_secs())
     }
+}
+
+/// Lowercase hex SHA-256 of a token, as `stale_token_sha256` carries it.
+pub fn token_sha256(token: &AccessToken) -> String {
+    Sha256::digest(token.expose().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `text` has the shape of [`token_sha256`]: 64 lowercase hex digits.
+pub fn is_token_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 type Flight = Shared<BoxFuture<'static, Result<IssuedToken, ExchangeError>>>;
@@ -70,6 +89,16 @@ pub struct TokenRequestFor<'a> {
     pub client_workload: &'a str,
     /// The client workload identity, the assertion's `sub`.
     pub subject: &'a str,
+    /// SHA-256 (lowercase hex) of a token the caller will not use again.
+    pub stale_token_sha256: Option<&'a str>,
+}
+
+/// What a reload may change.
+#[derive(Debug, Clone)]
+struct Settings {
+    claude: ClaudeConfig,
+    refresh: RefreshPolicy,
+    retry: RetryPolicy,
 }
 
 #[derive(Clone)]
@@ -81,11 +110,10 @@ struct Inner {
     clock: Arc<dyn Clock>,
     keys: Arc<KeyRing>,
     transport: Arc<dyn Transport>,
-    claude: ClaudeConfig,
     metrics: Arc<Metrics>,
-    policy: RefreshPolicy,
+    settings: RwLock<Settings>,
     entries: Mutex<HashMap<CacheKey, Entry>>,
-    next_flight: std::sync::atomic::AtomicU64,
+    next_flight: AtomicU64,
 }
 
 impl TokenService {
@@ -95,29 +123,62 @@ impl TokenService {
         transport: Arc<dyn Transport>,
         claude: ClaudeConfig,
         metrics: Arc<Metrics>,
-        policy: RefreshPolicy,
+        refresh: RefreshPolicy,
     ) -> TokenService {
         TokenService {
             inner: Arc::new(Inner {
                 clock,
                 keys,
                 transport,
-                claude,
                 metrics,
-                policy,
+                settings: RwLock::new(Settings {
+                    claude,
+                    refresh,
+                    retry: RetryPolicy::default(),
+                }),
                 entries: Mutex::new(HashMap::new()),
-                next_flight: std::sync::atomic::AtomicU64::new(0),
+                next_flight: AtomicU64::new(0),
             }),
         }
     }
 
+    /// Applies a reloaded `[claude]` and `[token_cache]`; exchanges that
+    /// already started finish with the settings they started with.
+    pub fn reconfigure(&self, claude: ClaudeConfig, refresh: RefreshPolicy) {
+        let mut settings = self.inner.write_settings();
+        settings.claude = claude;
+        settings.refresh = refresh;
+    }
+
+    /// Replaces the retry bounds (tests use short ones).
+    pub fn set_retry_policy(&self, retry: RetryPolicy) {
+        self.inner.write_settings().retry = retry;
+    }
+
+    /// Forgets every cached token of `provider` (its settings changed or it
+    /// is gone); returns how many entries were dropped. An exchange in
+    /// flight still answers its waiters but no longer fills the cache.
+    pub fn drop_provider(&self, provider: &str) -> usize {
+        let mut entries = self.inner.lock();
+        let before = entries.len();
+        entries.retain(|key, _| key.provider != provider);
+        before - entries.len()
+    }
+
+    /// Number of cache entries (tokens held or being fetched).
+    pub fn entries(&self) -> usize {
+        self.inner.lock().len()
+    }
+
     /// A valid token for the request: cached, or from the single exchange
-    /// in flight for its key.
+    /// in flight for its key. A cached token whose hash is the request's
+    /// `stale_token_sha256` is dropped first, so the answer is a new one.
     pub async fn token(&self, request: TokenRequestFor<'_>) -> Result<IssuedToken, ExchangeError> {
         let key = CacheKey {
             provider: request.provider.id.clone(),
             subject: request.subject.to_owned(),
         };
+        let refresh = self.inner.read_settings().refresh;
         let flight = {
             let now = self.inner.clock.now();
             let mut entries = self.inner.lock();
@@ -125,11 +186,17 @@ impl TokenService {
                 sweep(&mut entries, now);
             }
             let entry = entries.entry(key.clone()).or_default();
-            let remaining = entry
-                .token
-                .as_ref()
-                .map(|t| t.expires_at.duration_since(now).unwrap_or(Duration::ZERO));
-            let decision = self.inner.policy.decide(remaining);
+            if let (Some(stale), Some(token)) = (request.stale_token_sha256, &entry.token)
+                && token_sha256(&token.access_token) == stale
+            {
+                tracing::info!(provider = %key.provider, client_workload = request.client_workload, token = %token.access_token, "caller reported the cached token stale; exchanging for a new one");
+                entry.token = None;
+            }
+            let cached = entry.token.as_ref().map(|t| {
+                let left = t.expires_at.duration_since(now).unwrap_or(Duration::ZERO);
+                (left, t.lifetime)
+            });
+            let decision = refresh.decide(cached);
             if let Some(token) = entry.token.clone()
                 && decision != RefreshDecision::Wait
             {
@@ -165,18 +232,29 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn read_settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn write_settings(&self) -> std::sync::RwLockWriteGuard<'_, Settings> {
+        self.settings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Spawns one exchange for `key`. Called with the entry lock held, so the
     /// task's `finish` cannot run before the flight is recorded.
     fn start(self: &Arc<Self>, key: CacheKey, request: &TokenRequestFor<'_>) -> (u64, Flight) {
-        let id = self
-            .next_flight
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self.next_flight.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::clone(self);
         let provider = Arc::clone(request.provider);
         let client_workload = request.client_workload.to_owned();
         let task = tokio::spawn(async move {
             let result = inner
-                .exchange_once(&provider, &client_workload, &key.subject)
+                .exchange(&provider, &client_workload, &key.subject)
                 .await;
             inner.finish(&key, id, &result);
             result
@@ -196,69 +274,26 @@ impl Inner {
 
     fn finish(&self, key: &CacheKey, id: u64, result: &Result<IssuedToken, ExchangeError>) {
         let now = self.clock.now();
+        let retry_after = self.read_settings().refresh.retry_after;
         let mut entries = self.lock();
         let Some(entry) = entries.get_mut(key) else {
             return;
         };
-        if entry
+        let current = entry
             .flight
             .as_ref()
-            .is_some_and(|(current, _)| *current == id)
-        {
-            entry.flight = None;
+            .is_some_and(|(flight, _)| *flight == id);
+        if !current {
+            // The entry was dropped and made anew meanwhile (reload).
+            return;
         }
+        entry.flight = None;
         match result {
             Ok(token) => {
                 entry.token = Some(token.clone());
                 entry.retry_not_before = None;
             }
-            Err(_) => entry.retry_not_before = Some(now + self.policy.retry_after),
-        }
-    }
-
-    /// Signs a new assertion (fresh `jti`) and exchanges it once.
-    async fn exchange_once(
-        &self,
-        provider: &ProviderConfig,
-        client_workload: &str,
-        subject: &str,
-    ) -> Result<IssuedToken, ExchangeError> {
-        let sent_at = self.clock.now();
-        let keys = self.keys.current();
-        let key = keys
-            .active()
-            .ok_or_else(|| ExchangeError::Unavailable("no active signing key".into()))?;
-        let claims = AssertionClaims::new(provider, subject, self.clock.unix_seconds())
-            .and_then(|claims| sign(key, &claims))
-            .map_err(|err| ExchangeError::Unavailable(format!("cannot sign the assertion: {err}")));
-        let signed = match claims {
-            Ok(signed) => signed,
-            Err(err) => {
-                self.metrics.exchange(err.outcome());
-                tracing::error!(provider = %provider.id, client_workload, error = %err, "token exchange not attempted");
-                return Err(err);
-            }
-        };
-        let (kid, jti) = (signed.kid.clone(), signed.jti.clone());
-        let request = build_exchange_request(&self.claude, provider, signed.assertion);
-        let result = exchange(self.transport.as_ref(), request).await;
-        self.metrics.exchange(
-            result
-                .as_ref()
-                .map_or_else(ExchangeError::outcome, |_| "ok"),
-        );
-        match result {
-            Ok(token) => {
-                tracing::info!(provider = %provider.id, client_workload, kid, jti, expires_in = token.expires_in, token = %token.access_token, "exchanged an assertion for an access token");
-                Ok(IssuedToken {
-                    expires_at: sent_at + Duration::from_secs(token.expires_in),
-                    access_token: token.access_token,
-                })
-            }
-            Err(err) => {
-                tracing::warn!(provider = %provider.id, client_workload, kid, jti, outcome = err.outcome(), error = %err, "token exchange failed");
-                Err(err)
-            }
+            Err(_) => entry.retry_not_before = Some(now + retry_after),
         }
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::*;
 use crate::clock::ManualClock;
+use crate::exchange::RetryPolicy;
 use crate::exchange::{ExchangeRequest, RawResponse};
 use crate::keys::{KeySet, KeyState, PublishedKey, SigningKey};
 use crate::test_support::config;
@@ -29,6 +30,10 @@ struct FakeTransport {
     requests: StdMutex<Vec<ExchangeRequest>>,
     script: StdMutex<VecDeque<u16>>,
     gate: Option<Arc<Semaphore>>,
+    /// `expires_in` of minted tokens (3600 when 0).
+    expires_in: StdMutex<u64>,
+    /// `retry-after` seconds sent with 429 answers.
+    retry_after: Option<u64>,
 }
 
 impl FakeTransport {
@@ -70,16 +75,21 @@ impl Transport for FakeTransport {
         };
         let status = self.script.lock().unwrap().pop_front().unwrap_or(200);
         let gate = self.gate.clone();
+        let expires_in = match *self.expires_in.lock().unwrap() {
+            0 => 3600,
+            n => n,
+        };
+        let retry_after = self.retry_after.map(Duration::from_secs);
         async move {
             if let Some(gate) = gate {
                 gate.acquire().await.unwrap().forget();
             }
             let body = if status == 200 {
-                format!(r#"{{"access_token":"sk-ant-oat01-token{n}","token_type":"Bearer","expires_in":3600}}"#)
+                format!(r#"{{"access_token":"sk-ant-oat01-token{n}","token_type":"Bearer","expires_in":{expires_in},"scope":"workspace:developer"}}"#)
             } else {
                 r#"{"type":"error","error":{"type":"authentication_error","message":"Authentication failed"}}"#.to_owned()
             };
-            Ok(RawResponse { status, request_id: None, body: body.into_bytes() })
+            Ok(RawResponse { status, request_id: None, retry_after, body: body.into_bytes() })
         }
         .boxed()
     }
@@ -113,6 +123,11 @@ impl Harness {
             metrics.clone(),
             RefreshPolicy::default(),
         );
+        service.set_retry_policy(RetryPolicy {
+            base_delay: Duration::from_millis(2),
+            max_delay: Duration::from_millis(4),
+            ..RetryPolicy::default()
+        });
         Harness {
             clock,
             transport,
@@ -123,11 +138,16 @@ impl Harness {
     }
 
     async fn token(&self) -> Result<IssuedToken, ExchangeError> {
+        self.token_stale(None).await
+    }
+
+    async fn token_stale(&self, stale: Option<&str>) -> Result<IssuedToken, ExchangeError> {
         self.service
             .token(TokenRequestFor {
                 provider: &self.provider,
                 client_workload: "demo-app",
                 subject: SUBJECT,
+                stale_token_sha256: stale,
             })
             .await
     }
@@ -200,13 +220,13 @@ async fn advisory_window_answers_cached_and_refreshes_once_in_background() {
 #[tokio::test]
 async fn failed_background_refresh_is_retried_no_sooner_than_5s() {
     let h = Harness::new(FakeTransport {
-        script: StdMutex::new(VecDeque::from([200, 500])),
+        script: StdMutex::new(VecDeque::from([200, 500, 500, 500])),
         ..Default::default()
     });
     let first = h.token().await.unwrap();
     h.leave(100);
     assert_eq!(h.token().await.unwrap(), first);
-    h.wait_for_calls(2).await;
+    h.wait_for_calls(4).await;
     assert_eq!(
         h.token().await.unwrap(),
         first,
@@ -215,13 +235,13 @@ async fn failed_background_refresh_is_retried_no_sooner_than_5s() {
     h.clock.advance(Duration::from_millis(4_999));
     assert_eq!(h.token().await.unwrap(), first);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(h.transport.calls(), 2, "no retry before 5 s");
+    assert_eq!(h.transport.calls(), 4, "no retry before 5 s");
     h.clock.advance(Duration::from_millis(1));
     h.token().await.unwrap();
-    h.wait_for_calls(3).await;
+    h.wait_for_calls(5).await;
     assert_eq!(
         h.token().await.unwrap().access_token.expose(),
-        "sk-ant-oat01-token3"
+        "sk-ant-oat01-token5"
     );
 }
 
@@ -307,9 +327,12 @@ async fn every_attempt_signs_a_new_assertion() {
         script: StdMutex::new(VecDeque::from([500, 500, 200])),
         ..Default::default()
     });
-    assert!(h.token().await.is_err());
-    assert!(h.token().await.is_err());
-    h.token().await.unwrap();
+    let token = h.token().await.unwrap();
+    assert_eq!(
+        token.access_token.expose(),
+        "sk-ant-oat01-token3",
+        "two retries"
+    );
     let jtis = h.transport.jtis();
     assert_eq!(jtis.len(), 3);
     let unique: std::collections::HashSet<_> = jtis.iter().collect();
@@ -326,6 +349,7 @@ async fn identities_under_one_workload_get_their_own_tokens() {
             provider: &h.provider,
             client_workload: "demo-ns",
             subject: "spiffe://cluster.local/ns/demo/sa/other",
+            stale_token_sha256: None,
         })
         .await
         .unwrap();
@@ -338,6 +362,8 @@ fn sweep_drops_only_expired_idle_entries() {
     let token = |at| IssuedToken {
         access_token: AccessToken::new("t"),
         expires_at: UNIX_EPOCH_PLUS(at),
+        lifetime: Duration::from_secs(3600),
+        scope: None,
     };
     let key = |s: &str| CacheKey {
         provider: "p".into(),
@@ -363,3 +389,5 @@ fn sweep_drops_only_expired_idle_entries() {
     assert_eq!(entries.len(), 1);
     assert!(entries.contains_key(&key("fresh")));
 }
+
+mod more;

@@ -1,6 +1,8 @@
 //! Test helpers: a tiny in-process Claude token endpoint and app builders.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +36,8 @@ pub struct FakeClaude {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// `(status, body)` to answer; 200 with a fresh token when `None`.
     pub answer: Arc<Mutex<Option<(u16, String)>>>,
+    /// Answers used once each, before `answer`; errors carry `retry-after: 0`.
+    pub script: Arc<Mutex<std::collections::VecDeque<(u16, String)>>>,
     pub delay: Arc<Mutex<Duration>>,
 }
 
@@ -67,11 +71,12 @@ async fn token(State(fake): State<FakeClaude>, headers: HeaderMap, body: String)
     };
     let delay = *fake.delay.lock().unwrap();
     tokio::time::sleep(delay).await;
-    let answer = fake.answer.lock().unwrap().clone();
+    let scripted = fake.script.lock().unwrap().pop_front();
+    let answer = scripted.or_else(|| fake.answer.lock().unwrap().clone());
     match answer {
         Some((status, body)) => (
             StatusCode::from_u16(status).unwrap(),
-            [("content-type", "application/json"), ("request-id", "req_from_header")],
+            [("content-type", "application/json"), ("request-id", "req_from_header"), ("retry-after", "0")],
             body,
         )
             .into_response(),

@@ -111,14 +111,60 @@ fn internal_api_key_file_is_read_trimmed_and_non_empty() {
 }
 
 #[test]
-fn tls_files_are_refused_for_now_with_a_clear_message() {
-    let text = replace(
-        "state_dir = \"/nonexistent/state\"",
-        "state_dir = \"/s\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+fn tls_files_come_in_pairs_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+    std::fs::write(&cert, "x").unwrap();
+    std::fs::write(&key, "x").unwrap();
+    let with = |lines: &str| {
+        replace(
+            "state_dir = \"/nonexistent/state\"",
+            &format!("state_dir = \"/s\"\n{lines}"),
+        )
+    };
+    let both = format!(
+        "tls_cert_file = \"{}\"\ntls_key_file = \"{}\"",
+        cert.display(),
+        key.display()
     );
-    let found = errors(&text);
-    assert_eq!(found.len(), 2);
-    assert!(found[0].starts_with("server.tls_cert_file: TLS on the public listener is not supported yet; terminate TLS in front"));
+    let tls = load(&with(&both)).config.server.tls.unwrap();
+    assert_eq!((tls.cert_file, tls.key_file), (cert.clone(), key.clone()));
+    assert!(load(&with("")).config.server.tls.is_none());
+    let only_cert = format!("tls_cert_file = \"{}\"", cert.display());
+    assert_eq!(
+        errors(&with(&only_cert)),
+        ["server.tls_key_file: required when tls_cert_file is set"]
+    );
+    let missing = both.replace("k.pem", "missing.pem");
+    assert!(has_error(&with(&missing), "server.tls_key_file"));
+}
+
+#[test]
+fn keys_section_defaults_and_rules() {
+    let keys = load(&config_text("")).config.keys;
+    assert_eq!(keys.algorithm, crate::keys::Algorithm::Es256);
+    assert_eq!(keys.publish_ahead, Duration::from_secs(900));
+    let loaded = load(&config_text(
+        "[keys]\nalgorithm = \"RS256\"\npublish_ahead = \"0s\"\n",
+    ));
+    assert_eq!(loaded.config.keys.algorithm, crate::keys::Algorithm::Rs256);
+    assert_eq!(loaded.config.keys.publish_ahead, Duration::ZERO);
+    assert_eq!(loaded.warnings[0].path, "keys.publish_ahead");
+    assert!(has_error(
+        &config_text("[keys]\nalgorithm = \"HS256\"\n"),
+        "keys.algorithm"
+    ));
+    assert!(has_error(
+        &config_text("[keys]\npublish_ahead = \"15\"\n"),
+        "keys.publish_ahead"
+    ));
+    let unknown = errors(&config_text("[keys]\nrotate = true\n"));
+    assert!(
+        unknown[0].starts_with("keys") && unknown[0].contains("rotate"),
+        "{unknown:?}"
+    );
+    let policy = load(&config_text("")).config.key_policy();
+    assert_eq!(policy.retention, Duration::from_secs(3630));
 }
 
 #[test]

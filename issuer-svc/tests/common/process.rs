@@ -1,0 +1,105 @@
+//! Spawning the real binaries and reading what they print.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running child whose stderr (or stdout) lines arrive on a channel; killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+}
+
+impl Running {
+    pub fn spawn(mut command: Command, from_stdout: bool) -> Running {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let out: Box<dyn Read + Send> = if from_stdout {
+            Box::new(child.stdout.take().unwrap())
+        } else {
+            Box::new(child.stderr.take().unwrap())
+        };
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            log: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `needle` and returns the text after it.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    panic!("no line with `{needle}`; saw:\n{}", self.log.join("\n"))
+                });
+            self.log.push(line.clone());
+            if let Some(rest) = line.split(needle).nth(1) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+
+    /// Everything printed so far.
+    pub fn drain(&mut self) -> String {
+        self.log.extend(self.lines.try_iter());
+        self.log.join("\n")
+    }
+
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `issuer-svc serve --config FILE`; returns it once both listeners are up,
+/// with their addresses.
+pub fn serve_issuer(config: &std::path::Path) -> (Running, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_issuer-svc"));
+    command
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info");
+    let mut running = Running::spawn(command, false);
+    let public = running.wait_for("public listener on ");
+    let internal = running.wait_for("internal listener on ");
+    (running, public, internal)
+}
+
+/// The release `fake-claude`, which `make build` produces.
+pub fn fake_claude_binary() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/fake-claude");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `make build` (or `cargo build --release -p fake-claude`)",
+        path.display()
+    );
+    path
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
