@@ -7,26 +7,47 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, ContextType, MapType, MetricType, Status};
 
+use crate::cache;
 use crate::config::FilterConfig;
-use crate::filter::{HeadersAction, RequestFilter};
+use crate::filter::{self, HeadersAction, RequestFilter};
 use crate::host::{Host, HostError};
+use crate::stats::Stat;
+use crate::worker::{SharedWorker, Worker};
+
+/// Metric ids by [`Stat::index`]; `None` where the host refused the name.
+type Metrics = Rc<Vec<Option<u32>>>;
 
 /// Creates the root context (one per plugin per worker).
 pub fn new_root(context_id: u32) -> Box<dyn RootContext> {
     Box::new(FilterRoot {
-        context_id,
-        config: None,
+        host: ProxyHost {
+            context_id,
+            metrics: Rc::new(Vec::new()),
+        },
+        worker: Worker::shared(None),
     })
 }
 
 struct FilterRoot {
-    context_id: u32,
-    config: Option<Rc<FilterConfig>>,
+    host: ProxyHost,
+    /// Shared with every HTTP context of this worker.
+    worker: SharedWorker,
 }
 
-impl Context for FilterRoot {}
+impl Context for FilterRoot {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let root = self.host.context_id;
+        filter::call_answer(&self.worker, &mut self.host, root, token_id, body_size);
+    }
+}
 
 impl RootContext for FilterRoot {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
@@ -45,12 +66,28 @@ impl RootContext for FilterRoot {
             Ok(config) => {
                 log::info!(
                     "claude-wif[root {}]: configured: issuer cluster {}, server workload {}, identity source {}",
-                    self.context_id,
+                    self.host.context_id,
                     config.issuer.cluster,
                     config.server_workload,
                     config.identity.kind()
                 );
-                self.config = Some(Rc::new(config));
+                self.host.metrics = Rc::new(
+                    Stat::ALL
+                        .iter()
+                        .map(|s| hostcalls::define_metric(MetricType::Counter, s.name()).ok())
+                        .collect(),
+                );
+                cache::ensure_counter(&mut self.host, &cache::count_key(&config.server_workload));
+                if let Err(status) = hostcalls::set_tick_period(config.refresh_tick) {
+                    log::warn!(
+                        "claude-wif[root {}]: no background refresh (tick refused: {status:?})",
+                        self.host.context_id
+                    );
+                }
+                match self.worker.try_borrow_mut() {
+                    Ok(mut worker) => worker.set_config(Rc::new(config)),
+                    Err(_) => return false,
+                }
                 true
             }
             Err(errors) => {
@@ -60,12 +97,20 @@ impl RootContext for FilterRoot {
         }
     }
 
+    fn on_tick(&mut self) {
+        let root = self.host.context_id;
+        filter::tick(&self.worker, &mut self.host, root);
+    }
+
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Never `None`: the SDK panics on it. Without a configuration every
         // request is refused (503) by the filter itself.
         Some(Box::new(FilterHttp {
-            host: ProxyHost { context_id },
-            filter: RequestFilter::new(self.config.clone()),
+            host: ProxyHost {
+                context_id,
+                metrics: self.host.metrics.clone(),
+            },
+            filter: RequestFilter::new(context_id, self.worker.clone()),
         }))
     }
 
@@ -90,6 +135,11 @@ impl Context for FilterHttp {
         self.filter
             .on_issuer_answer(&mut self.host, token_id, body_size);
     }
+
+    fn on_done(&mut self) -> bool {
+        self.filter.on_done();
+        true
+    }
 }
 
 impl HttpContext for FilterHttp {
@@ -99,11 +149,21 @@ impl HttpContext for FilterHttp {
             HeadersAction::Pause => Action::Pause,
         }
     }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        self.filter.on_response_headers(&mut self.host);
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        self.filter.on_done();
+    }
 }
 
-/// [`Host`] over the proxy-wasm ABI, for the HTTP context `context_id`.
+/// [`Host`] over the proxy-wasm ABI, for the context `context_id`.
 struct ProxyHost {
     context_id: u32,
+    metrics: Metrics,
 }
 
 fn host_error(status: Status) -> HostError {
@@ -187,5 +247,25 @@ impl Host for ProxyHost {
 
     fn log(&self, level: log::Level, message: &str) {
         log::log!(level, "claude-wif[ctx {}]: {message}", self.context_id);
+    }
+
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        hostcalls::get_property(path.to_vec()).ok().flatten()
+    }
+
+    fn response_header(&self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, name)
+            .ok()
+            .flatten()
+    }
+
+    fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError> {
+        hostcalls::set_effective_context(context_id).map_err(host_error)
+    }
+
+    fn count(&self, stat: Stat) {
+        if let Some(id) = self.metrics.get(stat.index()).copied().flatten() {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
     }
 }

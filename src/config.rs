@@ -8,6 +8,7 @@ use claude_wif_api::{DEFAULT_SERVER_WORKLOAD, MAX_IDENTITY_LEN, TOKEN_PATH};
 use serde::Deserialize;
 
 use crate::identity::IdentitySource;
+use crate::jwt::{JwtKey, JwtSource, MAX_KEYS};
 
 /// Header name used by `{"source":"header"}` when `name` is not given.
 pub const DEFAULT_IDENTITY_HEADER: &str = "x-client-workload";
@@ -18,6 +19,9 @@ const MAX_PATH_LEN: usize = 1024;
 const MAX_API_KEY_LEN: usize = 4096;
 const MAX_TIMEOUT_MS: u64 = 60_000;
 const MAX_ADVISORY_S: u64 = 3_600;
+const MAX_IDENTITIES: u64 = 1_000_000;
+const MAX_AUDIENCES: usize = 16;
+const MAX_LEEWAY_S: u64 = 300;
 
 /// The validated configuration of one plugin instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,10 @@ pub struct FilterConfig {
     pub server_workload: String,
     pub identity: IdentitySource,
     pub refresh: RefreshPolicy,
+    /// Most client workload identities cached (and tracked for refresh).
+    pub max_identities: u64,
+    /// Period of the background-refresh tick.
+    pub refresh_tick: Duration,
 }
 
 /// How to reach issuer-svc.
@@ -120,6 +128,10 @@ struct RawConfig {
     mandatory_refresh_s: u64,
     #[serde(default)]
     internal_api_key: Option<String>,
+    #[serde(default = "default_max_identities")]
+    max_identities: u64,
+    #[serde(default = "default_refresh_tick_ms")]
+    refresh_tick_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +144,34 @@ enum RawIdentity {
         #[serde(default = "default_identity_header")]
         name: String,
     },
+    PeerUriSan {},
+    Jwt {
+        #[serde(default = "default_jwt_header")]
+        header: String,
+        issuer: String,
+        audiences: Vec<String>,
+        #[serde(default = "default_claim")]
+        claim: String,
+        keys: Vec<serde_json::Value>,
+        #[serde(default = "default_leeway")]
+        leeway_s: u64,
+    },
+}
+
+fn default_jwt_header() -> String {
+    "authorization".to_owned()
+}
+fn default_claim() -> String {
+    "sub".to_owned()
+}
+fn default_leeway() -> u64 {
+    30
+}
+fn default_max_identities() -> u64 {
+    10_000
+}
+fn default_refresh_tick_ms() -> u64 {
+    1_000
 }
 
 fn default_authority() -> String {
@@ -247,11 +287,19 @@ fn validate(raw: RawConfig) -> Result<FilterConfig, ConfigErrors> {
     if let Some(key) = &raw.internal_api_key {
         check("internal_api_key", api_key(key));
     }
+    check(
+        "max_identities",
+        in_range(raw.max_identities, 1, MAX_IDENTITIES, "identities"),
+    );
+    check(
+        "refresh_tick_ms",
+        in_range(raw.refresh_tick_ms, 100, MAX_TIMEOUT_MS, "milliseconds"),
+    );
     let identity = match raw.identity {
         None => {
             check(
                 "identity",
-                Err("required: {\"source\":\"static\",\"value\":…} or {\"source\":\"header\",\"name\":…}".into()),
+                Err("required: {\"source\": \"static\" | \"header\" | \"peer_uri_san\" | \"jwt\", …}".into()),
             );
             None
         }
@@ -262,6 +310,58 @@ fn validate(raw: RawConfig) -> Result<FilterConfig, ConfigErrors> {
         Some(RawIdentity::Header { name }) => {
             check("identity.name", identity_header(&name));
             Some(IdentitySource::Header(name))
+        }
+        Some(RawIdentity::PeerUriSan {}) => Some(IdentitySource::PeerUriSan),
+        Some(RawIdentity::Jwt {
+            header,
+            issuer,
+            audiences,
+            claim,
+            keys,
+            leeway_s,
+        }) => {
+            if header != "authorization" {
+                check("identity.header", identity_header(&header));
+            }
+            check("identity.issuer", static_identity(&issuer));
+            if audiences.is_empty() || audiences.len() > MAX_AUDIENCES {
+                check(
+                    "identity.audiences",
+                    Err(format!("must list 1 to {MAX_AUDIENCES} audiences")),
+                );
+            }
+            for (i, audience) in audiences.iter().enumerate() {
+                check(
+                    &format!("identity.audiences[{i}]"),
+                    static_identity(audience),
+                );
+            }
+            check("identity.claim", plain_name(&claim, MAX_NAME_LEN));
+            check(
+                "identity.leeway_s",
+                in_range(leeway_s, 0, MAX_LEEWAY_S, "seconds"),
+            );
+            if keys.is_empty() || keys.len() > MAX_KEYS {
+                check(
+                    "identity.keys",
+                    Err(format!("must list 1 to {MAX_KEYS} public JWKs")),
+                );
+            }
+            let mut parsed = Vec::new();
+            for (i, key) in keys.iter().enumerate() {
+                match JwtKey::from_jwk(key) {
+                    Ok(key) => parsed.push(key),
+                    Err(message) => check(&format!("identity.keys[{i}]"), Err(message)),
+                }
+            }
+            Some(IdentitySource::Jwt(Box::new(JwtSource {
+                header,
+                issuer,
+                audiences,
+                claim,
+                leeway_s,
+                keys: parsed,
+            })))
         }
     };
 
@@ -280,6 +380,8 @@ fn validate(raw: RawConfig) -> Result<FilterConfig, ConfigErrors> {
                 advisory_s: raw.advisory_refresh_s,
                 mandatory_s: raw.mandatory_refresh_s,
             },
+            max_identities: raw.max_identities,
+            refresh_tick: Duration::from_millis(raw.refresh_tick_ms),
         }),
         _ => Err(ConfigErrors(errors)),
     }

@@ -1,21 +1,19 @@
-//! The decisions for one HTTP request: use the cached token, call issuer-svc,
-//! or answer locally. Runs over [`Host`]; knows nothing of proxy-wasm.
-//!
-//! Later steps slot in here: a background refresh on
-//! [`Freshness::RefreshAdvised`], per-key coalescing of misses (many requests
-//! waiting on one call), and cache invalidation on an upstream 401.
+//! The decisions for one HTTP request: use the cached token, wait for an
+//! issuer call shared with the worker's other requests for the same key, or
+//! answer locally; and on an upstream 401, drop the token it carried.
+//! Runs over [`Host`]; knows nothing of proxy-wasm.
 
-use std::rc::Rc;
-
+use claude_wif_api::AccessToken;
 use log::Level;
 
-use crate::cache::{self, CacheEntry, Freshness, StoreOutcome};
-use crate::config::FilterConfig;
+use crate::cache::{self, Freshness, Slot};
 use crate::headers;
 use crate::host::{Host, unix_ms};
 use crate::identity;
-use crate::issuer::{self, IssuerError, MAX_ANSWER_BYTES};
+use crate::issuer::IssuerError;
 use crate::reply::FilterError;
+use crate::stats::Stat;
+use crate::worker::{Delivery, SharedWorker};
 
 /// What the adapter tells the proxy after the request headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,27 +27,29 @@ pub enum HeadersAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Start,
-    AwaitingIssuer {
-        token_id: u32,
+    /// Paused; the worker resumes or answers it.
+    Waiting,
+    /// Forwarded from the cache with this token.
+    Forwarded {
         key: String,
-        identity: String,
+        token: AccessToken,
     },
     Done,
 }
 
-/// The per-request state machine.
+/// The per-request state machine of HTTP context `ctx`.
 #[derive(Debug)]
 pub struct RequestFilter {
-    config: Option<Rc<FilterConfig>>,
+    ctx: u32,
+    worker: SharedWorker,
     state: State,
 }
 
 impl RequestFilter {
-    /// `config` is `None` only if the plugin was never configured; every
-    /// request then gets a local 503.
-    pub fn new(config: Option<Rc<FilterConfig>>) -> Self {
+    pub fn new(ctx: u32, worker: SharedWorker) -> Self {
         Self {
-            config,
+            ctx,
+            worker,
             state: State::Start,
         }
     }
@@ -74,135 +74,183 @@ impl RequestFilter {
     }
 
     fn try_request_headers<H: Host>(&mut self, host: &mut H) -> Result<HeadersAction, FilterError> {
-        let config = self.config.clone().ok_or(FilterError::NotConfigured)?;
+        let config = self
+            .worker
+            .try_borrow()
+            .ok()
+            .and_then(|w| w.config())
+            .ok_or(FilterError::NotConfigured)?;
         let identity = identity::resolve(&config.identity, host).map_err(FilterError::Identity)?;
         let key = cache::key(&config.server_workload, &identity);
         let now_ms = unix_ms(host.now());
+        let mut worker = self
+            .worker
+            .try_borrow_mut()
+            .map_err(|_| FilterError::Busy)?;
+        worker.touch(&key, &identity, now_ms);
 
-        if let Some(entry) = cache::lookup(host, &key) {
-            let freshness = entry.freshness(now_ms, config.refresh);
-            if freshness != Freshness::Stale {
-                headers::apply(host, &entry.token).map_err(FilterError::HeaderEdit)?;
-                let left_s = entry.expires_at_ms.saturating_sub(now_ms) / 1000;
-                let due = if freshness == Freshness::RefreshAdvised {
-                    ", refresh due"
-                } else {
-                    ""
-                };
-                host.log(
-                    Level::Debug,
-                    &format!(
-                        "cached token {} for {identity} ({left_s}s left{due})",
-                        entry.token
-                    ),
-                );
-                return Ok(HeadersAction::Continue);
+        let stale = match cache::lookup(host, &key) {
+            Some(Slot::Token(entry)) => {
+                let freshness = entry.freshness(now_ms, config.refresh);
+                if freshness != Freshness::Stale {
+                    drop(worker);
+                    headers::apply(host, &entry.token).map_err(FilterError::HeaderEdit)?;
+                    host.count(Stat::CacheHits);
+                    let left_s = entry.expires_at_ms.saturating_sub(now_ms) / 1000;
+                    let due = if freshness == Freshness::RefreshAdvised {
+                        ", refresh due"
+                    } else {
+                        ""
+                    };
+                    host.log(
+                        Level::Debug,
+                        &format!(
+                            "cached token {} for {identity} ({left_s}s left{due})",
+                            entry.token
+                        ),
+                    );
+                    self.state = State::Forwarded {
+                        key,
+                        token: entry.token,
+                    };
+                    return Ok(HeadersAction::Continue);
+                }
+                Some(cache::token_sha256(&entry.token))
             }
-        }
-
-        let call = issuer::build_request(&config.issuer, &identity, &config.server_workload);
-        let token_id = host
-            .dispatch(
-                &config.issuer.cluster,
-                &call.header_refs(),
-                &call.body,
-                config.issuer.timeout,
-            )
-            .map_err(|error| FilterError::Dispatch {
-                cluster: config.issuer.cluster.clone(),
-                error,
-            })?;
-        host.log(
-            Level::Debug,
-            &format!("no fresh token for {identity}; asked issuer-svc (call {token_id})"),
-        );
-        self.state = State::AwaitingIssuer {
-            token_id,
-            key,
-            identity,
+            Some(Slot::Invalidated { stale_sha256 }) => Some(stale_sha256),
+            None => None,
         };
+        host.count(Stat::CacheMisses);
+        worker.wait_for_token(host, self.ctx, &key, &identity, stale)?;
+        host.count(Stat::RequestsPaused);
+        self.state = State::Waiting;
         Ok(HeadersAction::Pause)
     }
 
-    /// The answer to the issuer call: store the token, edit headers and resume,
-    /// or answer locally. The request is never resumed without a token.
+    /// The answer to an issuer call this request owns: resumes (or answers)
+    /// every request of this worker that waited for the same key.
     pub fn on_issuer_answer<H: Host>(&mut self, host: &mut H, token_id: u32, body_size: usize) {
-        let State::AwaitingIssuer {
-            token_id: expected,
-            key,
-            identity,
-        } = &self.state
-        else {
-            host.log(
-                Level::Warn,
-                &format!("ignored unexpected issuer answer (call {token_id})"),
-            );
+        call_answer(&self.worker, host, self.ctx, token_id, body_size);
+    }
+
+    /// The upstream response headers: a 401 to a request that carried our
+    /// token drops that cache entry, if it still holds the same token.
+    pub fn on_response_headers<H: Host>(&mut self, host: &mut H) {
+        let carried = match std::mem::replace(&mut self.state, State::Done) {
+            State::Forwarded { key, token } => Some((key, token)),
+            State::Waiting => self
+                .worker
+                .try_borrow_mut()
+                .ok()
+                .and_then(|mut w| w.take_forwarded(self.ctx)),
+            State::Start | State::Done => None,
+        };
+        let Some((key, token)) = carried else {
             return;
         };
-        if *expected != token_id {
-            host.log(
-                Level::Warn,
-                &format!("ignored issuer answer for call {token_id}, waiting for call {expected}"),
-            );
+        if host.response_header(":status").as_deref() != Some(b"401") {
             return;
         }
-        let (key, identity) = (key.clone(), identity.clone());
-        self.state = State::Done;
-        if let Err(error) = self.try_issuer_answer(host, &key, &identity, body_size) {
-            refuse(host, &error);
+        if cache::invalidate(host, &key, &token) {
+            host.count(Stat::Invalidations401);
+            host.log(
+                Level::Info,
+                &format!("upstream answered 401 to token {token}; dropped it from the cache"),
+            );
+        } else {
+            host.log(
+                Level::Info,
+                &format!("upstream answered 401 to token {token}; the cache already holds another"),
+            );
         }
     }
 
-    fn try_issuer_answer<H: Host>(
-        &self,
-        host: &mut H,
-        key: &str,
-        identity: &str,
-        body_size: usize,
-    ) -> Result<(), FilterError> {
-        let status = host.call_response_header(":status");
-        let body = if status.is_some() && body_size > 0 {
-            host.call_response_body(body_size.min(MAX_ANSWER_BYTES))
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let issued =
-            issuer::parse_response(status.as_deref(), &body).map_err(FilterError::Issuer)?;
-
-        let now_ms = unix_ms(host.now());
-        let entry = CacheEntry {
-            expires_at_ms: now_ms.saturating_add(issued.expires_in_s.saturating_mul(1000)),
-            token: issued.access_token,
-        };
-        match cache::store(host, key, &entry) {
-            StoreOutcome::Stored | StoreOutcome::KeptNewer | StoreOutcome::LostRace => {}
-            StoreOutcome::Failed(e) => {
-                host.log(Level::Warn, &format!("could not cache the token: {e}"))
-            }
+    /// The request is finished or was reset.
+    pub fn on_done(&mut self) {
+        if let Ok(mut worker) = self.worker.try_borrow_mut() {
+            worker.on_request_done(self.ctx);
         }
-        host.log(
-            Level::Info,
-            &format!(
-                "issuer-svc issued token {} for {identity} via {} (expires in {}s)",
-                entry.token, issued.credential_provider, issued.expires_in_s
-            ),
-        );
-        headers::apply(host, &entry.token).map_err(FilterError::HeaderEdit)?;
-        if let Err(e) = host.resume_request() {
-            host.log(Level::Error, &format!("could not resume the request: {e}"));
-        }
-        Ok(())
     }
 }
 
-/// Logs `error` and answers the request locally.
+/// Handles the answer to an issuer call delivered in context `current`
+/// (an HTTP context or the root), then resumes or answers its waiters.
+pub fn call_answer<H: Host>(
+    worker: &SharedWorker,
+    host: &mut H,
+    current: u32,
+    token_id: u32,
+    body_size: usize,
+) {
+    let delivery = match worker.try_borrow_mut() {
+        Ok(mut w) => w.on_call_answer(host, token_id, body_size),
+        Err(_) => None,
+    };
+    if let Some(delivery) = delivery {
+        deliver(host, current, delivery);
+    }
+}
+
+/// The root tick: background refreshes, and answers for requests whose call
+/// could not be re-made.
+pub fn tick<H: Host>(worker: &SharedWorker, host: &mut H, root: u32) {
+    let failed = match worker.try_borrow_mut() {
+        Ok(mut w) => w.on_tick(host),
+        Err(_) => Vec::new(),
+    };
+    for delivery in failed {
+        deliver(host, root, delivery);
+    }
+}
+
+/// Resumes every waiter with the token, or answers each locally. Switches
+/// the effective context to each waiter and back to `current`; a waiter
+/// whose stream is gone is skipped.
+pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) {
+    let mut effective = current;
+    for waiter in delivery.waiters {
+        if waiter != effective {
+            if host.set_effective_context(waiter).is_err() {
+                host.log(
+                    Level::Debug,
+                    &format!("request {waiter} is gone; not resumed"),
+                );
+                continue;
+            }
+            effective = waiter;
+        }
+        match &delivery.outcome {
+            Ok(token) => match headers::apply(host, token) {
+                Ok(()) => {
+                    if let Err(e) = host.resume_request() {
+                        host.log(
+                            Level::Error,
+                            &format!("could not resume request {waiter}: {e}"),
+                        );
+                    }
+                }
+                Err(e) => refuse(host, &FilterError::HeaderEdit(e)),
+            },
+            Err(error) => refuse(host, error),
+        }
+    }
+    if effective != current && host.set_effective_context(current).is_err() {
+        host.log(Level::Error, "could not switch back to the current context");
+    }
+}
+
+/// Logs `error`, counts it and answers the request locally.
 fn refuse<H: Host>(host: &mut H, error: &FilterError) {
     let reply = error.reply();
     let level = match error {
         FilterError::Identity(_) | FilterError::Issuer(IssuerError::Denied { .. }) => Level::Info,
         _ => Level::Warn,
     };
+    host.count(if reply.status == 503 {
+        Stat::Unavailable
+    } else {
+        Stat::Denials
+    });
     host.log(
         level,
         &format!("refused the request ({}): {error}", reply.status),

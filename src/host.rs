@@ -7,6 +7,8 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::stats::Stat;
+
 /// Why a host call failed. Carries no request data, so it is safe to log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostError {
@@ -74,6 +76,16 @@ pub trait Host {
 
     /// One log line; the adapter prefixes the context id.
     fn log(&self, level: log::Level, message: &str);
+
+    /// A property of the current stream (e.g. `connection.uri_san_peer_certificate`).
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>>;
+    /// A header of the upstream response of the current request (`:status` included).
+    fn response_header(&self, name: &str) -> Option<Vec<u8>>;
+    /// Makes `context_id` the context that request calls (headers, resume,
+    /// reply) act on. Fails when that context no longer exists.
+    fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError>;
+    /// Adds one to a counter.
+    fn count(&self, stat: Stat);
 }
 
 /// Milliseconds since the Unix epoch of a host time (0 before the epoch).

@@ -1,9 +1,11 @@
 //! Client workload identity: where it comes from and how it is read.
-//!
-//! `peer_uri_san` and `jwt` sources slot in here as new variants.
 
 use crate::config::static_identity;
-use crate::host::Host;
+use crate::host::{Host, unix_ms};
+use crate::jwt::{self, JwtSource};
+
+/// The Envoy property holding the first URI SAN of the downstream peer certificate.
+pub const PEER_URI_SAN_PROPERTY: [&str; 2] = ["connection", "uri_san_peer_certificate"];
 
 /// Where the client workload identity of a request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +14,10 @@ pub enum IdentitySource {
     Static(String),
     /// A request header set by a trusted front proxy; removed before upstream.
     Header(String),
+    /// The URI SAN of the downstream mTLS peer certificate (egress gateway).
+    PeerUriSan,
+    /// A JWT the workload presents, verified against configured keys.
+    Jwt(Box<JwtSource>),
 }
 
 impl IdentitySource {
@@ -20,6 +26,8 @@ impl IdentitySource {
         match self {
             Self::Static(_) => "static",
             Self::Header(_) => "header",
+            Self::PeerUriSan => "peer_uri_san",
+            Self::Jwt(_) => "jwt",
         }
     }
 }
@@ -33,23 +41,39 @@ pub enum IdentityError {
     Invalid { header: String, reason: String },
     /// The header could not be removed, so the request must not go upstream.
     NotRemoved { header: String },
+    /// No downstream client certificate with a URI SAN.
+    NoPeerCertificate,
+    /// The peer certificate's URI SAN is not an acceptable identity.
+    InvalidPeer { reason: String },
+    /// The JWT header is absent or empty (answered 401).
+    JwtMissing { header: String },
+    /// The JWT is malformed, unverifiable or its claims do not fit (answered 401).
+    JwtInvalid { header: String, reason: String },
 }
 
-/// Reads the identity of the current request. A header source's header is
-/// removed from the request whatever the outcome.
+/// Reads the identity of the current request. A header or JWT source's
+/// header is removed from the request whatever the outcome.
 pub fn resolve<H: Host>(source: &IdentitySource, host: &mut H) -> Result<String, IdentityError> {
     match source {
         IdentitySource::Static(value) => Ok(value.clone()),
-        IdentitySource::Header(name) => {
-            let values = host.request_header_values(name);
-            if host.remove_request_header(name).is_err() {
-                return Err(IdentityError::NotRemoved {
-                    header: name.clone(),
-                });
-            }
-            from_header(name, values)
+        IdentitySource::Header(name) => from_header(name, take_header(host, name)?),
+        IdentitySource::PeerUriSan => from_peer(host.property(&PEER_URI_SAN_PROPERTY)),
+        IdentitySource::Jwt(source) => {
+            let values = take_header(host, &source.header)?;
+            let now_s = unix_ms(host.now()) / 1000;
+            from_jwt(source, values, now_s)
         }
     }
+}
+
+fn take_header<H: Host>(host: &mut H, name: &str) -> Result<Vec<Vec<u8>>, IdentityError> {
+    let values = host.request_header_values(name);
+    if host.remove_request_header(name).is_err() {
+        return Err(IdentityError::NotRemoved {
+            header: name.to_owned(),
+        });
+    }
+    Ok(values)
 }
 
 fn from_header(name: &str, mut values: Vec<Vec<u8>>) -> Result<String, IdentityError> {
@@ -70,81 +94,53 @@ fn from_header(name: &str, mut values: Vec<Vec<u8>>) -> Result<String, IdentityE
     Ok(value)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tests::fake_host::FakeHost;
-
-    const HEADER: &str = "x-client-workload";
-
-    fn header_source() -> IdentitySource {
-        IdentitySource::Header(HEADER.to_owned())
-    }
-
-    #[test]
-    fn static_source_returns_its_value_and_touches_no_header() {
-        let mut host = FakeHost::new().with_request_header(HEADER, "spoofed");
-        let source = IdentitySource::Static("spiffe://a/b".into());
-        assert_eq!(resolve(&source, &mut host).unwrap(), "spiffe://a/b");
-        assert_eq!(host.request_header(HEADER).as_deref(), Some("spoofed"));
-    }
-
-    #[test]
-    fn header_source_reads_and_removes_the_header() {
-        let mut host =
-            FakeHost::new().with_request_header(HEADER, "spiffe://cluster.local/ns/x/sa/y");
-        let identity = resolve(&header_source(), &mut host).unwrap();
-        assert_eq!(identity, "spiffe://cluster.local/ns/x/sa/y");
-        assert_eq!(host.request_header(HEADER), None);
-    }
-
-    #[test]
-    fn missing_or_empty_header_is_missing() {
-        let mut host = FakeHost::new();
-        let missing = IdentityError::Missing {
-            header: HEADER.into(),
-        };
-        assert_eq!(resolve(&header_source(), &mut host), Err(missing.clone()));
-        let mut host = FakeHost::new().with_request_header(HEADER, "");
-        assert_eq!(resolve(&header_source(), &mut host), Err(missing));
-        assert_eq!(host.request_header(HEADER), None);
-    }
-
-    #[test]
-    fn repeated_header_is_refused_and_removed() {
-        let mut host = FakeHost::new()
-            .with_request_header(HEADER, "a")
-            .with_request_header(HEADER, "b");
-        assert!(matches!(
-            resolve(&header_source(), &mut host),
-            Err(IdentityError::Invalid { .. })
-        ));
-        assert_eq!(host.request_header(HEADER), None);
-    }
-
-    #[test]
-    fn control_characters_and_non_utf8_are_refused() {
-        let mut host = FakeHost::new().with_request_header(HEADER, "a\tb");
-        assert!(matches!(
-            resolve(&header_source(), &mut host),
-            Err(IdentityError::Invalid { .. })
-        ));
-        let mut host = FakeHost::new().with_request_header_bytes(HEADER, vec![0xff, 0x41]);
-        assert!(matches!(
-            resolve(&header_source(), &mut host),
-            Err(IdentityError::Invalid { .. })
-        ));
-    }
-
-    #[test]
-    fn failed_removal_fails_closed() {
-        let mut host = FakeHost::new().with_request_header(HEADER, "a");
-        host.fail_header_edits = true;
-        assert_eq!(
-            resolve(&header_source(), &mut host),
-            Err(IdentityError::NotRemoved {
-                header: HEADER.into()
-            })
-        );
-    }
+fn from_peer(value: Option<Vec<u8>>) -> Result<String, IdentityError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Err(IdentityError::NoPeerCertificate);
+    };
+    let invalid = |reason: String| IdentityError::InvalidPeer { reason };
+    let value = String::from_utf8(value).map_err(|_| invalid("it is not UTF-8".into()))?;
+    static_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
+    Ok(value)
 }
+
+fn from_jwt(
+    source: &JwtSource,
+    mut values: Vec<Vec<u8>>,
+    now_s: u64,
+) -> Result<String, IdentityError> {
+    let header = &source.header;
+    let invalid = |reason: String| IdentityError::JwtInvalid {
+        header: header.clone(),
+        reason,
+    };
+    if values.len() > 1 {
+        return Err(invalid("the header is repeated".into()));
+    }
+    let Some(value) = values.pop().filter(|v| !v.is_empty()) else {
+        return Err(IdentityError::JwtMissing {
+            header: header.clone(),
+        });
+    };
+    let value = String::from_utf8(value).map_err(|_| invalid("the value is not UTF-8".into()))?;
+    let token = match bearer(&value) {
+        Some(token) => token,
+        None if header == "authorization" => {
+            return Err(invalid("the value is not a Bearer credential".into()));
+        }
+        None => value.trim(),
+    };
+    jwt::verify(source, token, now_s).map_err(invalid)
+}
+
+/// The credential of `Bearer <credential>` (scheme case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests;

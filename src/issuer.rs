@@ -23,11 +23,14 @@ impl IssuerRequest {
     }
 }
 
-/// Builds the token request for one client workload.
+/// Builds the token request for one client workload. `stale_token_sha256`
+/// names a token the caller will not use again (rejected with 401, or being
+/// refreshed ahead of expiry), so issuer-svc answers with a new one.
 pub fn build_request(
     config: &IssuerConfig,
     client_workload: &str,
     server_workload: &str,
+    stale_token_sha256: Option<&str>,
 ) -> IssuerRequest {
     let mut headers = vec![
         (":method", "POST".to_owned()),
@@ -41,9 +44,9 @@ pub fn build_request(
     let body = TokenRequest {
         client_workload: client_workload.to_owned(),
         server_workload: server_workload.to_owned(),
-        stale_token_sha256: None,
+        stale_token_sha256: stale_token_sha256.map(str::to_owned),
     };
-    // Serializing two strings cannot fail; an empty body would be refused by issuer-svc.
+    // Serializing strings cannot fail; an empty body would be refused by issuer-svc.
     let body = serde_json::to_vec(&body).unwrap_or_default();
     IssuerRequest { headers, body }
 }

@@ -12,7 +12,10 @@ pub mod headers;
 pub mod host;
 pub mod identity;
 pub mod issuer;
+pub mod jwt;
 pub mod reply;
+pub mod stats;
+pub mod worker;
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,8 @@ pub enum FilterError {
     HeaderEdit(HostError),
     /// The plugin has no valid configuration.
     NotConfigured,
+    /// The worker state was in use (re-entrant call); fail closed.
+    Busy,
 }
 
 impl fmt::Display for FilterError {
@@ -46,7 +48,15 @@ impl FilterError {
     pub fn reply(&self) -> LocalReply {
         let message = self.client_message();
         match self {
-            Self::Identity(IdentityError::Missing { .. } | IdentityError::Invalid { .. })
+            Self::Identity(IdentityError::JwtMissing { .. } | IdentityError::JwtInvalid { .. }) => {
+                LocalReply::unauthenticated(message)
+            }
+            Self::Identity(
+                IdentityError::Missing { .. }
+                | IdentityError::Invalid { .. }
+                | IdentityError::NoPeerCertificate
+                | IdentityError::InvalidPeer { .. },
+            )
             | Self::Issuer(IssuerError::Denied { .. }) => LocalReply::forbidden(message),
             _ => LocalReply::unavailable(message),
         }
@@ -63,6 +73,18 @@ impl FilterError {
             Self::Identity(IdentityError::NotRemoved { header }) => {
                 format!("could not remove header {header}")
             }
+            Self::Identity(IdentityError::NoPeerCertificate) => {
+                "request has no client certificate with a URI SAN (mTLS required)".to_owned()
+            }
+            Self::Identity(IdentityError::InvalidPeer { reason }) => {
+                format!("client certificate URI SAN is not acceptable: {reason}")
+            }
+            Self::Identity(IdentityError::JwtMissing { header }) => {
+                format!("request has no workload JWT (header {header})")
+            }
+            Self::Identity(IdentityError::JwtInvalid { header, reason }) => {
+                format!("workload JWT in header {header} is not acceptable: {reason}")
+            }
             Self::Dispatch { .. } => "could not call issuer-svc".to_owned(),
             Self::Issuer(IssuerError::NoAnswer) => {
                 "issuer-svc did not answer (timeout or connection failure)".to_owned()
@@ -78,6 +100,7 @@ impl FilterError {
             }
             Self::HeaderEdit(_) => "could not set the request headers".to_owned(),
             Self::NotConfigured => "the filter has no valid configuration".to_owned(),
+            Self::Busy => "the filter is busy; retry".to_owned(),
         };
         format!("claude-wif: {text}")
     }
@@ -86,6 +109,7 @@ impl FilterError {
 /// The `error.type` of a Claude-style error body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
+    Authentication,
     Permission,
     Api,
 }
@@ -93,6 +117,7 @@ pub enum ErrorType {
 impl ErrorType {
     fn as_str(self) -> &'static str {
         match self {
+            Self::Authentication => "authentication_error",
             Self::Permission => "permission_error",
             Self::Api => "api_error",
         }
@@ -122,6 +147,15 @@ pub struct LocalReply {
 }
 
 impl LocalReply {
+    /// 401 `authentication_error`.
+    pub fn unauthenticated(message: String) -> Self {
+        Self {
+            status: 401,
+            error_type: ErrorType::Authentication,
+            message,
+        }
+    }
+
     /// 403 `permission_error`.
     pub fn forbidden(message: String) -> Self {
         Self {

@@ -40,6 +40,8 @@ fn minimal_config_gets_the_documented_defaults() {
                 advisory_s: 120,
                 mandatory_s: 30,
             },
+            max_identities: 10_000,
+            refresh_tick: Duration::from_millis(1000),
         }
     );
 }
@@ -245,4 +247,69 @@ fn all_validation_errors_are_reported_on_one_line() {
 fn trailing_garbage_is_refused() {
     let json = format!("{MINIMAL} x");
     assert!(FilterConfig::parse(json.as_bytes()).is_err());
+}
+
+#[test]
+fn new_fields_are_validated() {
+    let config = FilterConfig::parse(with("max_identities", "5").as_bytes()).unwrap();
+    assert_eq!(config.max_identities, 5);
+    one_error(&with("max_identities", "0"), "max_identities");
+    one_error(&with("refresh_tick_ms", "50"), "refresh_tick_ms");
+    let config = FilterConfig::parse(with("refresh_tick_ms", "250").as_bytes()).unwrap();
+    assert_eq!(config.refresh_tick, Duration::from_millis(250));
+}
+
+#[test]
+fn peer_uri_san_and_jwt_sources_parse() {
+    let config =
+        FilterConfig::parse(with("identity", r#"{"source":"peer_uri_san"}"#).as_bytes()).unwrap();
+    assert_eq!(config.identity, IdentitySource::PeerUriSan);
+    one_error(
+        &with("identity", r#"{"source":"peer_uri_san","x":1}"#),
+        "identity.x",
+    );
+    let jwk = include_str!("../jwt/testdata/ec.jwk.json");
+    let jwt =
+        format!(r#"{{"source":"jwt","issuer":"https://i","audiences":["a"],"keys":[{jwk}]}}"#);
+    let config = FilterConfig::parse(with("identity", &jwt).as_bytes()).unwrap();
+    let IdentitySource::Jwt(source) = config.identity else {
+        panic!("not jwt")
+    };
+    assert_eq!(
+        (
+            source.header.as_str(),
+            source.claim.as_str(),
+            source.leeway_s
+        ),
+        ("authorization", "sub", 30)
+    );
+    for (identity, field) in [
+        (
+            r#"{"source":"jwt","issuer":"https://i","audiences":[],"keys":[{"kty":"oct","k":"AA"}]}"#,
+            "identity.audiences",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"","audiences":["a"],"keys":[]}"#,
+            "identity.issuer",
+        ),
+        (
+            r#"{"source":"jwt","header":"x-api-key","issuer":"i","audiences":["a"],"keys":[{"kty":"oct","k":"AA"}]}"#,
+            "identity.header",
+        ),
+    ] {
+        let errors = errors(&with("identity", identity));
+        assert!(errors.iter().any(|e| e.field == field), "{errors:?}");
+    }
+    let errors = errors(&with(
+        "identity",
+        r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{"kty":"oct","k":"AA"}]}"#,
+    ));
+    assert_eq!(errors[0].field, "identity.keys[0]");
+    one_error(
+        &with(
+            "identity",
+            r#"{"source":"jwt","audiences":["a"],"keys":[]}"#,
+        ),
+        "identity",
+    );
 }

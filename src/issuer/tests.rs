@@ -33,7 +33,12 @@ fn failed(status: &str, body: &str) -> String {
 
 #[test]
 fn request_without_api_key() {
-    let request = build_request(&config(""), "spiffe://c/ns/a/sa/b", "api.anthropic.com");
+    let request = build_request(
+        &config(""),
+        "spiffe://c/ns/a/sa/b",
+        "api.anthropic.com",
+        None,
+    );
     assert_eq!(
         request.header_refs(),
         vec![
@@ -57,7 +62,7 @@ fn request_without_api_key() {
 #[test]
 fn request_with_api_key_and_custom_path() {
     let cfg = config(r#","internal_api_key":"k-123","token_path":"/t","issuer_authority":"iss""#);
-    let request = build_request(&cfg, "id\"quoted", "s");
+    let request = build_request(&cfg, "id\"quoted", "s", None);
     assert!(
         request
             .header_refs()
@@ -175,4 +180,13 @@ fn descriptions_lose_control_characters_and_are_capped() {
     assert!(description.starts_with("abxx"));
     assert_eq!(description.chars().count(), 301);
     assert!(description.ends_with('…'));
+}
+
+#[test]
+fn request_names_a_stale_token_by_hash() {
+    let request = build_request(&config(""), "id", "s", Some("ab12"));
+    assert_eq!(
+        String::from_utf8(request.body).unwrap(),
+        r#"{"client_workload":"id","server_workload":"s","stale_token_sha256":"ab12"}"#
+    );
 }

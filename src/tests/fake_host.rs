@@ -1,11 +1,18 @@
 //! A recording [`Host`] for native tests: request headers, shared data,
-//! dispatched calls, local replies, resumes and log lines, with a settable clock.
+//! dispatched calls, local replies, resumes, counters and log lines, with a
+//! settable clock.
+//!
+//! Several requests (contexts) can live in one fake host: the per-request
+//! fields (`request_headers`, `replies`, `resumed`, `response_headers`) are
+//! those of the effective context `ctx`; the others are parked in `parked`
+//! and swapped in by `set_effective_context` / [`FakeHost::switch_to`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::host::{Host, HostError};
+use crate::stats::Stat;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispatch {
@@ -22,8 +29,24 @@ pub struct Reply {
     pub body: String,
 }
 
+/// The per-request part of the fake host.
+#[derive(Debug, Default, Clone)]
+pub struct RequestSide {
+    pub request_headers: Vec<(String, Vec<u8>)>,
+    pub replies: Vec<Reply>,
+    pub resumed: u32,
+    pub response_headers: Vec<(String, Vec<u8>)>,
+}
+
 #[derive(Debug, Default)]
 pub struct FakeHost {
+    /// The effective context.
+    pub ctx: u32,
+    /// The other live contexts.
+    pub parked: HashMap<u32, RequestSide>,
+    pub response_headers: Vec<(String, Vec<u8>)>,
+    pub properties: HashMap<String, Vec<u8>>,
+    pub counts: RefCell<HashMap<Stat, u64>>,
     pub now: Option<SystemTime>,
     pub request_headers: Vec<(String, Vec<u8>)>,
     /// key → (value, cas version)
@@ -46,10 +69,44 @@ pub struct FakeHost {
 impl FakeHost {
     pub fn new() -> Self {
         Self {
+            ctx: 1,
             now: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             next_token: 1,
             ..Self::default()
         }
+    }
+
+    /// Makes `ctx` effective, creating it (with no headers) if it is new.
+    pub fn switch_to(&mut self, ctx: u32) {
+        if ctx == self.ctx {
+            return;
+        }
+        let next = self.parked.remove(&ctx).unwrap_or_default();
+        let current = RequestSide {
+            request_headers: std::mem::replace(&mut self.request_headers, next.request_headers),
+            replies: std::mem::replace(&mut self.replies, next.replies),
+            resumed: std::mem::replace(&mut self.resumed, next.resumed),
+            response_headers: std::mem::replace(&mut self.response_headers, next.response_headers),
+        };
+        self.parked.insert(self.ctx, current);
+        self.ctx = ctx;
+    }
+
+    /// Ends context `ctx` (its stream is gone).
+    pub fn drop_context(&mut self, ctx: u32) {
+        if ctx == self.ctx {
+            self.switch_to(0);
+        }
+        self.parked.remove(&ctx);
+    }
+
+    pub fn with_property(mut self, path: &str, value: &[u8]) -> Self {
+        self.properties.insert(path.to_owned(), value.to_vec());
+        self
+    }
+
+    pub fn count_of(&self, stat: Stat) -> u64 {
+        self.counts.borrow().get(&stat).copied().unwrap_or(0)
     }
 
     pub fn with_request_header(self, name: &str, value: &str) -> Self {
@@ -229,5 +286,28 @@ impl Host for FakeHost {
 
     fn log(&self, level: log::Level, message: &str) {
         self.logs.borrow_mut().push((level, message.to_owned()));
+    }
+
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.properties.get(&path.join(".")).cloned()
+    }
+
+    fn response_header(&self, name: &str) -> Option<Vec<u8>> {
+        self.response_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError> {
+        if context_id != self.ctx && !self.parked.contains_key(&context_id) {
+            return Err(HostError::BadArgument);
+        }
+        self.switch_to(context_id);
+        Ok(())
+    }
+
+    fn count(&self, stat: Stat) {
+        *self.counts.borrow_mut().entry(stat).or_default() += 1;
     }
 }

@@ -1,4 +1,5 @@
 //! Native tests of the filter core against a recording fake host.
 
 pub mod fake_host;
+mod identity_flow;
 mod request_flow;

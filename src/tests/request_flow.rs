@@ -7,9 +7,10 @@ use super::fake_host::{Dispatch, FakeHost};
 use crate::config::FilterConfig;
 use crate::filter::{HeadersAction, RequestFilter};
 use crate::host::HostError;
+use crate::worker::Worker;
 
 const ID: &str = "spiffe://cluster.local/ns/demo/sa/app";
-const KEY: &str = "claude-wif/v1/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/app";
+const KEY: &str = "claude-wif/v2/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/app";
 const TOKEN: &str = "sk-ant-oat01-FRESHtoken-WXYZ";
 const API_KEY: &str = "internal-key-SECRET-9876";
 
@@ -21,13 +22,16 @@ fn config(identity: &str) -> Rc<FilterConfig> {
 }
 
 fn static_filter() -> RequestFilter {
-    RequestFilter::new(Some(config(&format!(
-        r#"{{"source":"static","value":"{ID}"}}"#
-    ))))
+    RequestFilter::new(
+        1,
+        Worker::shared(Some(config(&format!(
+            r#"{{"source":"static","value":"{ID}"}}"#
+        )))),
+    )
 }
 
 fn header_filter() -> RequestFilter {
-    RequestFilter::new(Some(config(r#"{"source":"header"}"#)))
+    RequestFilter::new(1, Worker::shared(Some(config(r#"{"source":"header"}"#))))
 }
 
 /// A client request as an SDK would send it, with its own credentials.
@@ -41,7 +45,7 @@ fn client_request() -> FakeHost {
 
 /// Caches `TOKEN` with `remaining_ms` left.
 fn cached(mut host: FakeHost, remaining_ms: u64) -> FakeHost {
-    let value = format!("1|{}|{TOKEN}", host.now_ms() + remaining_ms);
+    let value = format!("2|{}|3600|0|{TOKEN}", host.now_ms() + remaining_ms);
     host = host.with_shared_data(KEY, value.as_bytes());
     host
 }
@@ -200,7 +204,7 @@ fn ok_answer_stores_the_token_edits_headers_and_resumes() {
 
     assert_eq!(
         host.shared_value(KEY),
-        Some(format!("1|{}|{TOKEN}", answered_at + 3_540_000))
+        Some(format!("2|{}|3540|0|{TOKEN}", answered_at + 3_540_000))
     );
     assert_forwarded_with_token(&host);
     assert_eq!(host.resumed, 1);
@@ -346,7 +350,7 @@ fn header_edit_failure_on_a_hit_gives_503() {
 fn unconfigured_filter_refuses_every_request() {
     let mut host = client_request();
     assert_eq!(
-        RequestFilter::new(None).on_request_headers(&mut host),
+        RequestFilter::new(1, Worker::shared(None)).on_request_headers(&mut host),
         HeadersAction::Pause
     );
     assert_not_forwarded(
@@ -378,7 +382,7 @@ fn a_newer_token_from_another_worker_is_kept() {
     let mut host = client_request();
     assert_eq!(filter.on_request_headers(&mut host), HeadersAction::Pause);
     // Meanwhile another worker cached a token valid for longer.
-    let newer = format!("1|{}|sk-ant-oat01-other", host.now_ms() + 7_200_000);
+    let newer = format!("2|{}|7200|0|sk-ant-oat01-other", host.now_ms() + 7_200_000);
     host = host.with_shared_data(KEY, newer.as_bytes());
     let body = ok_answer(TOKEN);
     host.answer(Some("200"), &body);

@@ -1,0 +1,195 @@
+use jsonwebtoken::{EncodingKey, Header, encode};
+use serde_json::json;
+
+use super::*;
+
+pub const RSA_PEM: &str = include_str!("testdata/rsa.pem");
+pub const EC_PEM: &str = include_str!("testdata/ec.pem");
+pub const RSA_JWK: &str = include_str!("testdata/rsa.jwk.json");
+pub const EC_JWK: &str = include_str!("testdata/ec.jwk.json");
+pub const ISSUER: &str = "https://kubernetes.default.svc";
+pub const AUDIENCE: &str = "claude-wif";
+pub const NOW: u64 = 1_700_000_000;
+
+pub fn source() -> JwtSource {
+    let keys = [RSA_JWK, EC_JWK]
+        .iter()
+        .map(|j| JwtKey::from_jwk(&serde_json::from_str(j).unwrap()).unwrap())
+        .collect();
+    JwtSource {
+        header: "authorization".into(),
+        issuer: ISSUER.into(),
+        audiences: vec![AUDIENCE.into(), "other".into()],
+        claim: "sub".into(),
+        leeway_s: 30,
+        keys,
+    }
+}
+
+pub fn claims(sub: &str) -> serde_json::Value {
+    json!({"iss": ISSUER, "aud": [AUDIENCE], "sub": sub, "exp": NOW + 600, "iat": NOW})
+}
+
+pub fn sign_rs256(claims: &serde_json::Value, kid: Option<&str>) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = kid.map(str::to_owned);
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+pub fn sign_es256(claims: &serde_json::Value) -> String {
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("ec-1".into());
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_ec_pem(EC_PEM.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn rejects(token: &str) -> String {
+    verify(&source(), token, NOW).unwrap_err()
+}
+
+#[test]
+fn rs256_and_es256_tokens_verify_and_yield_the_claim() {
+    let id = "system:serviceaccount:demo:app";
+    assert_eq!(
+        verify(&source(), &sign_rs256(&claims(id), Some("rsa-1")), NOW).unwrap(),
+        id
+    );
+    assert_eq!(
+        verify(&source(), &sign_rs256(&claims(id), None), NOW).unwrap(),
+        id
+    );
+    assert_eq!(
+        verify(&source(), &sign_es256(&claims(id)), NOW).unwrap(),
+        id
+    );
+}
+
+#[test]
+fn a_configured_claim_other_than_sub_is_used() {
+    let mut src = source();
+    src.claim = "spiffe".into();
+    let mut c = claims("ignored");
+    c["spiffe"] = json!("spiffe://c/ns/a/sa/b");
+    assert_eq!(
+        verify(&src, &sign_rs256(&c, None), NOW).unwrap(),
+        "spiffe://c/ns/a/sa/b"
+    );
+    c["spiffe"] = json!(42);
+    assert_eq!(
+        verify(&src, &sign_rs256(&c, None), NOW).unwrap_err(),
+        "claim spiffe is missing or not a string"
+    );
+}
+
+#[test]
+fn forged_or_tampered_tokens_are_refused() {
+    let token = sign_rs256(&claims("a"), None);
+    let (head, rest) = token.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let other_payload = base64_url(&claims("admin").to_string());
+    assert_eq!(
+        rejects(&format!("{head}.{other_payload}.{sig}")),
+        "signature does not verify"
+    );
+    assert_eq!(rejects("not-a-jwt"), "malformed JWT");
+    // HS256 signed with the RSA key's public material: alg confusion.
+    let hs = encode(
+        &Header::new(Algorithm::HS256),
+        &claims("a"),
+        &EncodingKey::from_secret(RSA_JWK.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rejects(&hs), "alg must be RS256 or ES256");
+    assert_eq!(
+        rejects(&sign_rs256(&claims("a"), Some("unknown"))),
+        "no configured key matches the JWT's kid and alg"
+    );
+    assert!(rejects(&"a".repeat(MAX_JWT_LEN + 1)).contains("longer than"));
+}
+
+fn base64_url(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn claims_are_checked() {
+    let mut c = claims("a");
+    c["iss"] = json!("https://evil");
+    assert_eq!(rejects(&sign_rs256(&c, None)), "iss does not match");
+    let mut c = claims("a");
+    c["aud"] = json!("someone-else");
+    assert_eq!(rejects(&sign_rs256(&c, None)), "aud does not match");
+    c["aud"] = json!("other");
+    assert!(
+        verify(&source(), &sign_rs256(&c, None), NOW).is_ok(),
+        "aud as a string"
+    );
+    let mut c = claims("a");
+    c.as_object_mut().unwrap().remove("exp");
+    assert_eq!(
+        rejects(&sign_rs256(&c, None)),
+        "exp is missing or not a number"
+    );
+    let mut c = claims("a");
+    c["sub"] = json!("");
+    assert_eq!(
+        rejects(&sign_rs256(&c, None)),
+        "claim sub must not be empty"
+    );
+}
+
+#[test]
+fn time_claims_use_the_given_clock_with_leeway() {
+    let mut c = claims("a");
+    c["exp"] = json!(NOW - 29);
+    assert!(
+        verify(&source(), &sign_rs256(&c, None), NOW).is_ok(),
+        "inside the leeway"
+    );
+    c["exp"] = json!(NOW - 30);
+    assert_eq!(rejects(&sign_rs256(&c, None)), "the JWT has expired");
+    let mut c = claims("a");
+    c["nbf"] = json!(NOW + 30);
+    assert!(verify(&source(), &sign_rs256(&c, None), NOW).is_ok());
+    c["nbf"] = json!(NOW + 31);
+    assert_eq!(rejects(&sign_rs256(&c, None)), "the JWT is not valid yet");
+}
+
+#[test]
+fn only_public_rsa_and_p256_keys_are_accepted() {
+    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&v).unwrap_err();
+    assert!(refuse(json!({"kty": "oct", "k": "c2VjcmV0"})).contains("public key"));
+    let mut private: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
+    private["d"] = json!("AQAB");
+    assert!(refuse(private).contains("public key"));
+    let mut wrong_alg: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
+    wrong_alg["alg"] = json!("ES256");
+    assert!(refuse(wrong_alg).contains("alg must be"));
+    assert!(refuse(json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})).contains("kty"));
+    assert!(JwtKey::from_jwk(&json!({"kty": "RSA"})).is_err());
+    let key = JwtKey::from_jwk(&serde_json::from_str(EC_JWK).unwrap()).unwrap();
+    assert_eq!(key.alg, Algorithm::ES256);
+    assert_eq!(key.kid.as_deref(), Some("ec-1"));
+    assert!(!format!("{key:?}").contains("x\""));
+}

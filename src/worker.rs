@@ -1,0 +1,522 @@
+//! Per-worker state shared by the root context and every HTTP context of one
+//! Wasm VM (one Envoy worker thread, so `Rc<RefCell<…>>`): issuer calls in
+//! flight and the requests waiting on each, the keys used recently (refreshed
+//! in the background by the root tick), and the token each resumed request
+//! carried (for 401 invalidation).
+//!
+//! Methods here never resume or answer a request: they return a
+//! [`Delivery`] that the caller performs with [`crate::filter::deliver`]
+//! after releasing the `RefCell`, since resuming a request can re-enter the
+//! filter.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use claude_wif_api::AccessToken;
+use log::Level;
+
+use crate::cache::{self, CacheEntry, Freshness, StoreOutcome};
+use crate::config::FilterConfig;
+use crate::host::{Host, unix_ms};
+use crate::issuer::{self, IssuedToken, IssuerError, MAX_ANSWER_BYTES};
+use crate::reply::FilterError;
+use crate::stats::Stat;
+
+/// The worker state as the contexts of one VM share it.
+pub type SharedWorker = Rc<RefCell<Worker>>;
+
+/// A failed or useless background refresh is retried no sooner than this.
+pub const BACKOFF_MS: u64 = 5_000;
+/// Most background refreshes one tick starts.
+const MAX_REFRESHES_PER_TICK: usize = 64;
+
+/// Which context owns an issuer call (its answer is delivered there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Request(u32),
+    Root,
+}
+
+/// One issuer call for one key, and the requests waiting on it.
+#[derive(Debug)]
+struct Flight {
+    /// The call's token; `None` when its owning request went away (Envoy
+    /// cancels the calls of a finished stream): the next request or tick
+    /// calls again.
+    call: Option<u32>,
+    owner: Owner,
+    identity: String,
+    waiters: Vec<u32>,
+    stale_sha256: Option<String>,
+    /// For a background refresh: the entry being replaced.
+    refreshing: Option<CacheEntry>,
+}
+
+#[derive(Debug)]
+struct Recent {
+    identity: String,
+    last_used_ms: u64,
+}
+
+/// Requests to resume with a token, or to answer with an error.
+#[derive(Debug)]
+pub struct Delivery {
+    pub waiters: Vec<u32>,
+    pub outcome: Result<AccessToken, FilterError>,
+}
+
+#[derive(Debug, Default)]
+pub struct Worker {
+    config: Option<Rc<FilterConfig>>,
+    flights: HashMap<String, Flight>,
+    /// call token → key
+    calls: HashMap<u32, String>,
+    /// paused request → key
+    waiting: HashMap<u32, String>,
+    /// resumed request → (key, token it carried upstream)
+    forwarded: HashMap<u32, (String, AccessToken)>,
+    recent: HashMap<String, Recent>,
+}
+
+impl Worker {
+    pub fn new(config: Option<Rc<FilterConfig>>) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    pub fn shared(config: Option<Rc<FilterConfig>>) -> SharedWorker {
+        Rc::new(RefCell::new(Self::new(config)))
+    }
+
+    pub fn config(&self) -> Option<Rc<FilterConfig>> {
+        self.config.clone()
+    }
+
+    pub fn set_config(&mut self, config: Rc<FilterConfig>) {
+        self.config = Some(config);
+    }
+
+    /// Requests currently paused on this worker.
+    pub fn paused_requests(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Issuer calls currently in flight on this worker.
+    pub fn calls_in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Keys tracked for background refresh.
+    pub fn recent_keys(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Notes that a request used `key`; bounded by `max_identities`
+    /// (the least recently used key is forgotten first).
+    pub fn touch(&mut self, key: &str, identity: &str, now_ms: u64) {
+        if let Some(recent) = self.recent.get_mut(key) {
+            recent.last_used_ms = now_ms;
+            return;
+        }
+        let max = self.config.as_ref().map_or(1, |c| {
+            usize::try_from(c.max_identities).unwrap_or(usize::MAX)
+        });
+        if self.recent.len() >= max {
+            let oldest = self
+                .recent
+                .iter()
+                .min_by_key(|(_, r)| r.last_used_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.recent.remove(&oldest);
+            }
+        }
+        self.recent.insert(
+            key.to_owned(),
+            Recent {
+                identity: identity.to_owned(),
+                last_used_ms: now_ms,
+            },
+        );
+    }
+
+    /// Makes request `ctx` wait for a token for `key`: joins the call in
+    /// flight, or starts one in the request's own context.
+    pub fn wait_for_token<H: Host>(
+        &mut self,
+        host: &mut H,
+        ctx: u32,
+        key: &str,
+        identity: &str,
+        stale_sha256: Option<String>,
+    ) -> Result<(), FilterError> {
+        let config = self.config.clone().ok_or(FilterError::NotConfigured)?;
+        if let Some(flight) = self.flights.get_mut(key) {
+            if flight.call.is_none() {
+                let call = dispatch(&config, host, identity, flight.stale_sha256.as_deref())?;
+                flight.call = Some(call);
+                flight.owner = Owner::Request(ctx);
+                self.calls.insert(call, key.to_owned());
+                host.log(
+                    Level::Debug,
+                    &format!("asked issuer-svc again for {identity} (call {call}); its first caller went away"),
+                );
+            }
+            flight.waiters.push(ctx);
+            let joined = flight.waiters.len();
+            self.waiting.insert(ctx, key.to_owned());
+            host.log(
+                Level::Debug,
+                &format!("waiting with {joined} request(s) for the token of {identity}"),
+            );
+            return Ok(());
+        }
+        let call = dispatch(&config, host, identity, stale_sha256.as_deref())?;
+        host.log(
+            Level::Debug,
+            &format!("no fresh token for {identity}; asked issuer-svc (call {call})"),
+        );
+        self.calls.insert(call, key.to_owned());
+        self.waiting.insert(ctx, key.to_owned());
+        self.flights.insert(
+            key.to_owned(),
+            Flight {
+                call: Some(call),
+                owner: Owner::Request(ctx),
+                identity: identity.to_owned(),
+                waiters: vec![ctx],
+                stale_sha256,
+                refreshing: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// The answer to issuer call `token_id`: caches the token and says whom
+    /// to resume. `None` for an unknown or abandoned call.
+    pub fn on_call_answer<H: Host>(
+        &mut self,
+        host: &mut H,
+        token_id: u32,
+        body_size: usize,
+    ) -> Option<Delivery> {
+        let Some(key) = self.calls.remove(&token_id) else {
+            host.log(
+                Level::Debug,
+                &format!("ignored the answer to call {token_id} (no longer awaited)"),
+            );
+            return None;
+        };
+        let flight = self.flights.remove(&key)?;
+        let config = self.config.clone()?;
+        let answer = read_answer(host, body_size);
+        host.count(match &answer {
+            Ok(_) => Stat::IssuerCallsOk,
+            Err(IssuerError::Denied { .. }) => Stat::IssuerCallsDenied,
+            Err(_) => Stat::IssuerCallsFailed,
+        });
+        let now_ms = unix_ms(host.now());
+        let outcome = match answer {
+            Ok(issued) => Ok(self.keep(host, &config, &key, &flight, issued, now_ms)),
+            Err(error) => {
+                if let Some(held) = &flight.refreshing {
+                    host.count(Stat::BackgroundRefreshFailed);
+                    host.log(
+                        Level::Warn,
+                        &format!(
+                            "background refresh for {} failed ({}); retrying in 5s",
+                            flight.identity,
+                            FilterError::Issuer(error.clone())
+                        ),
+                    );
+                    cache::set_refresh_after(host, &key, &held.token, now_ms + BACKOFF_MS);
+                }
+                Err(FilterError::Issuer(error))
+            }
+        };
+        for waiter in &flight.waiters {
+            self.waiting.remove(waiter);
+            if let Ok(token) = &outcome {
+                self.forwarded.insert(*waiter, (key.clone(), token.clone()));
+            }
+        }
+        Some(Delivery {
+            waiters: flight.waiters,
+            outcome,
+        })
+    }
+
+    /// Stores an issued token (unless it is no newer than the one being
+    /// refreshed) and returns it.
+    fn keep<H: Host>(
+        &self,
+        host: &mut H,
+        config: &FilterConfig,
+        key: &str,
+        flight: &Flight,
+        issued: IssuedToken,
+        now_ms: u64,
+    ) -> AccessToken {
+        let entry = CacheEntry {
+            expires_at_ms: now_ms.saturating_add(issued.expires_in_s.saturating_mul(1000)),
+            lifetime_s: issued.expires_in_s,
+            refresh_after_ms: 0,
+            token: issued.access_token,
+        };
+        if let Some(held) = &flight.refreshing
+            && entry.expires_at_ms <= held.expires_at_ms
+        {
+            host.count(Stat::BackgroundRefreshFailed);
+            host.log(
+                Level::Warn,
+                &format!(
+                    "background refresh for {} got no newer token; retrying in 5s",
+                    flight.identity
+                ),
+            );
+            cache::set_refresh_after(host, key, &held.token, now_ms + BACKOFF_MS);
+            return entry.token;
+        }
+        let count_key = cache::count_key(&config.server_workload);
+        match cache::store(host, key, &count_key, config.max_identities, &entry) {
+            StoreOutcome::Stored | StoreOutcome::KeptNewer | StoreOutcome::LostRace => {}
+            StoreOutcome::Full => {
+                host.count(Stat::CacheFull);
+                host.log(
+                    Level::Warn,
+                    &format!(
+                        "cache holds max_identities ({}); token for {} not cached",
+                        config.max_identities, flight.identity
+                    ),
+                );
+            }
+            StoreOutcome::Failed(e) => {
+                host.log(Level::Warn, &format!("could not cache the token: {e}"))
+            }
+        }
+        let kind = if flight.refreshing.is_some() {
+            host.count(Stat::BackgroundRefreshOk);
+            "refreshed in the background"
+        } else {
+            "issued"
+        };
+        host.log(
+            Level::Info,
+            &format!(
+                "issuer-svc {kind} token {} for {} via {} (expires in {}s, {} waiting)",
+                entry.token,
+                flight.identity,
+                issued.credential_provider,
+                issued.expires_in_s,
+                flight.waiters.len()
+            ),
+        );
+        entry.token
+    }
+
+    /// Request `ctx` is finished (or was reset): forget it. If it owned a
+    /// call that others still wait on, the call is re-made by the next
+    /// request or tick.
+    pub fn on_request_done(&mut self, ctx: u32) {
+        self.forwarded.remove(&ctx);
+        let Some(key) = self.waiting.remove(&ctx) else {
+            return;
+        };
+        let Some(flight) = self.flights.get_mut(&key) else {
+            return;
+        };
+        flight.waiters.retain(|w| *w != ctx);
+        if flight.owner == Owner::Request(ctx)
+            && let Some(call) = flight.call.take()
+        {
+            self.calls.remove(&call);
+        }
+        if flight.call.is_none() && flight.waiters.is_empty() {
+            self.flights.remove(&key);
+        }
+    }
+
+    /// The token request `ctx` was resumed with, and its key.
+    pub fn take_forwarded(&mut self, ctx: u32) -> Option<(String, AccessToken)> {
+        self.forwarded.remove(&ctx)
+    }
+
+    /// The root tick: re-makes orphaned calls and starts background
+    /// refreshes for recently used keys entering their advisory window.
+    /// Returns the requests to answer when a call could not be made.
+    pub fn on_tick<H: Host>(&mut self, host: &mut H) -> Vec<Delivery> {
+        let Some(config) = self.config.clone() else {
+            return Vec::new();
+        };
+        let now_ms = unix_ms(host.now());
+        let window_ms = config.refresh.advisory_s.saturating_mul(1000);
+        self.recent
+            .retain(|_, r| r.last_used_ms.saturating_add(window_ms) >= now_ms);
+        let mut failed = self.retry_orphans(host, &config);
+        let keys: Vec<(String, String)> = self
+            .recent
+            .iter()
+            .filter(|(k, _)| !self.flights.contains_key(*k))
+            .map(|(k, r)| (k.clone(), r.identity.clone()))
+            .collect();
+        let mut started = 0;
+        for (key, identity) in keys {
+            if started >= MAX_REFRESHES_PER_TICK {
+                break;
+            }
+            if self.start_refresh(host, &config, &key, &identity, now_ms) {
+                started += 1;
+            }
+        }
+        failed.retain(|d| !d.waiters.is_empty());
+        failed
+    }
+
+    fn retry_orphans<H: Host>(&mut self, host: &mut H, config: &FilterConfig) -> Vec<Delivery> {
+        let orphans: Vec<String> = self
+            .flights
+            .iter()
+            .filter(|(_, f)| f.call.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut failed = Vec::new();
+        for key in orphans {
+            let Some(flight) = self.flights.get_mut(&key) else {
+                continue;
+            };
+            match dispatch(
+                config,
+                host,
+                &flight.identity,
+                flight.stale_sha256.as_deref(),
+            ) {
+                Ok(call) => {
+                    flight.call = Some(call);
+                    flight.owner = Owner::Root;
+                    self.calls.insert(call, key);
+                }
+                Err(error) => {
+                    if let Some(flight) = self.flights.remove(&key) {
+                        for w in &flight.waiters {
+                            self.waiting.remove(w);
+                        }
+                        failed.push(Delivery {
+                            waiters: flight.waiters,
+                            outcome: Err(error),
+                        });
+                    }
+                }
+            }
+        }
+        failed
+    }
+
+    /// Starts one background refresh if `key`'s token is in its advisory
+    /// window and this worker wins the refresh lease. `true` if started.
+    fn start_refresh<H: Host>(
+        &mut self,
+        host: &mut H,
+        config: &FilterConfig,
+        key: &str,
+        identity: &str,
+        now_ms: u64,
+    ) -> bool {
+        let Some(entry) = cache::lookup_token(host, key) else {
+            return false;
+        };
+        if entry.freshness(now_ms, config.refresh) == Freshness::Fresh
+            || now_ms < entry.refresh_after_ms
+        {
+            return false;
+        }
+        let timeout_ms = u64::try_from(config.issuer.timeout.as_millis()).unwrap_or(u64::MAX);
+        let lease_until = now_ms.saturating_add(timeout_ms).saturating_add(1000);
+        if !cache::set_refresh_after(host, key, &entry.token, lease_until) {
+            return false; // another worker refreshes it
+        }
+        let stale = cache::token_sha256(&entry.token);
+        match dispatch(config, host, identity, Some(&stale)) {
+            Ok(call) => {
+                host.log(
+                    Level::Debug,
+                    &format!(
+                        "background refresh of token {} for {identity} (call {call})",
+                        entry.token
+                    ),
+                );
+                self.calls.insert(call, key.to_owned());
+                self.flights.insert(
+                    key.to_owned(),
+                    Flight {
+                        call: Some(call),
+                        owner: Owner::Root,
+                        identity: identity.to_owned(),
+                        waiters: Vec::new(),
+                        stale_sha256: Some(stale),
+                        refreshing: Some(entry),
+                    },
+                );
+                true
+            }
+            Err(error) => {
+                host.count(Stat::BackgroundRefreshFailed);
+                host.log(
+                    Level::Warn,
+                    &format!("background refresh for {identity} failed ({error}); retrying in 5s"),
+                );
+                cache::set_refresh_after(host, key, &entry.token, now_ms + BACKOFF_MS);
+                false
+            }
+        }
+    }
+}
+
+/// Calls issuer-svc for `identity` in the current context.
+fn dispatch<H: Host>(
+    config: &FilterConfig,
+    host: &mut H,
+    identity: &str,
+    stale_sha256: Option<&str>,
+) -> Result<u32, FilterError> {
+    let call = issuer::build_request(
+        &config.issuer,
+        identity,
+        &config.server_workload,
+        stale_sha256,
+    );
+    host.dispatch(
+        &config.issuer.cluster,
+        &call.header_refs(),
+        &call.body,
+        config.issuer.timeout,
+    )
+    .map_err(|error| FilterError::Dispatch {
+        cluster: config.issuer.cluster.clone(),
+        error,
+    })
+}
+
+/// Reads and parses the answer being delivered (at most [`MAX_ANSWER_BYTES`]).
+fn read_answer<H: Host>(host: &H, body_size: usize) -> Result<IssuedToken, IssuerError> {
+    let status = host.call_response_header(":status");
+    if body_size > MAX_ANSWER_BYTES {
+        return Err(IssuerError::Failed {
+            status: status
+                .map(|s| String::from_utf8_lossy(&s).chars().take(8).collect())
+                .unwrap_or_default(),
+            description: format!("answer body larger than {MAX_ANSWER_BYTES} bytes"),
+        });
+    }
+    let body = if status.is_some() && body_size > 0 {
+        host.call_response_body(body_size).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    issuer::parse_response(status.as_deref(), &body)
+}
+
+#[cfg(test)]
+mod tests;
