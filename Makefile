@@ -5,10 +5,13 @@
 #   make demo    run the whole system locally and send one request through it
 #   make test    unit, integration and end-to-end tests (real Envoy), Envoy
 #                config validation, Kubernetes/Istio manifest schema check,
-#                OCI layout check
+#                OCI layout check, the admin page in headless Chromium
 #   make oci     the .wasm as an OCI image layout in target/oci (for Istio's
 #                WasmPlugin; push with oras/crane/skopeo, see docs/deploy.md)
 #   make lint    rustfmt check and clippy (native and wasm32) with -D warnings
+#   make bench   benchmarks (BENCHMARKS.md)
+#   make soak    bounded steady-load run across several token lifetimes
+#   make fuzz    short cargo-fuzz runs of every parser
 
 SHELL       := /bin/bash
 CARGO       ?= cargo
@@ -22,10 +25,12 @@ SETUP_STAMP := $(VENV)/.setup-stamp
 MANIFEST_CHECK := tools/manifest-check
 NODE_STAMP  := $(MANIFEST_CHECK)/node_modules/.setup-stamp
 OCI_DIR     := target/oci
+BROWSER_DIR   := tests/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test lint fmt clean
 
-setup: $(SETUP_STAMP) $(NODE_STAMP)
+setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
 $(SETUP_STAMP): tests/requirements.txt
 	rustup target add $(WASM_TARGET)
@@ -39,6 +44,12 @@ $(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.jso
 	cd $(MANIFEST_CHECK) && npm ci --no-audit --no-fund
 	touch $@
 
+# The admin page's browser test: Debian's Chromium driven by playwright-core.
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 build: wasm native
 
 wasm: setup
@@ -50,7 +61,7 @@ native:
 demo: build
 	scripts/demo.sh
 
-test: build unit validate-envoy manifest-check oci-check e2e
+test: build unit validate-envoy manifest-check oci-check e2e browser-test
 
 unit:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
@@ -74,6 +85,9 @@ oci-check: oci
 e2e: build
 	$(VENV)/bin/python -m pytest tests/e2e
 
+browser-test: build $(BROWSER_STAMP)
+	scripts/browser-test.sh
+
 lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
@@ -84,4 +98,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .demo $(MANIFEST_CHECK)/node_modules
+	rm -rf $(VENV) .demo $(MANIFEST_CHECK)/node_modules $(BROWSER_DIR)/node_modules

@@ -77,6 +77,7 @@ echo "demo: the stack is running. Try:"
 echo "  curl -sS http://127.0.0.1:10000/v1/messages -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' -d '$request'"
 echo "demo: issuer discovery: http://127.0.0.1:8081/providers/claude-demo/.well-known/openid-configuration"
 echo "demo: issuer-svc metrics: http://127.0.0.1:9090/metrics    logs: $STATE/*.log"
+echo "demo: admin page (providers, Verify, live token status): http://127.0.0.1:9090/admin"
 echo "demo: press Ctrl-C to stop."
 wait -n "${pids[@]}" || true
 echo "demo: a component exited; see $STATE/*.log" >&2

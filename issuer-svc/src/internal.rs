@@ -1,5 +1,6 @@
-//! The internal listener: the token API for the filter, health, readiness
-//! and metrics. Bind it to loopback or protect it with an internal API key.
+//! The internal listener: the token API for the filter, health, readiness,
+//! metrics and the admin page ([`crate::admin`]). Bind it to loopback or
+//! protect it with an internal API key.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -28,7 +29,8 @@ pub fn internal_app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::admin::admin_app(state))
 }
 
 async fn token(

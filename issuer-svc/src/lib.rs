@@ -6,6 +6,7 @@
 //! endpoint, sans-IO), [`tokens`] (cache, single-flight, refresh), [`policy`]
 //! (access policies), [`public`] and [`internal`] (the two listeners).
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod discovery;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod public;
+pub mod register;
 pub mod reload;
 pub mod signing;
 pub mod state;

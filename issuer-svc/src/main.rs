@@ -1,4 +1,4 @@
-//! `issuer-svc serve|check --config FILE`.
+//! `issuer-svc serve|check|verify|register|keys --config FILE`.
 
 use std::future::IntoFuture;
 use std::io::IsTerminal;
@@ -57,6 +57,28 @@ enum Command {
         /// Credential provider id.
         provider: String,
     },
+    /// Create or check the federation issuer, service account and rule of
+    /// PROVIDER through Claude's Admin API (plan first, idempotent by name),
+    /// then verify. The admin credential (an OAuth token with the org:admin
+    /// scope) comes from --admin-token-file or ANTHROPIC_ADMIN_TOKEN.
+    Register {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// File holding the org:admin OAuth access token.
+        #[arg(long, value_name = "FILE")]
+        admin_token_file: Option<PathBuf>,
+        /// Print the plan (create / unchanged / differs) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Change existing objects that differ from the configuration.
+        #[arg(long)]
+        update: bool,
+        /// Write the ids into the configuration file (comments kept).
+        #[arg(long)]
+        write: bool,
+        /// Credential provider id.
+        provider: String,
+    },
     /// Manage signing keys (`keys rotate`, `keys list`).
     Keys {
         #[command(subcommand)]
@@ -98,6 +120,23 @@ fn main() -> ExitCode {
             provider,
         } => verify(&config, &provider, subject.as_deref()),
         Command::Serve { config } => serve(&config),
+        Command::Register {
+            config,
+            admin_token_file,
+            dry_run,
+            update,
+            write,
+            provider,
+        } => register(
+            &config,
+            &provider,
+            admin_token_file.as_deref(),
+            issuer_svc::register::RegisterOptions {
+                dry_run,
+                update,
+                write,
+            },
+        ),
         Command::Keys { command } => keys_command(&command),
     }
 }
@@ -166,6 +205,54 @@ fn verify(path: &Path, provider: &str, subject: Option<&str>) -> ExitCode {
         }
         Err(err) => {
             println!("Verification failed at step 0 (setup): {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn register(
+    path: &Path,
+    provider: &str,
+    token_file: Option<&Path>,
+    options: issuer_svc::register::RegisterOptions,
+) -> ExitCode {
+    use issuer_svc::register::{ADMIN_TOKEN_ENV, RegisterError, RegisterOutcome};
+    let env = std::env::var(ADMIN_TOKEN_ENV).ok();
+    let token = match issuer_svc::register::read_admin_token(token_file, env) {
+        Ok(token) => token,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    let run = issuer_svc::register::register(path, provider, token, options, &mut out);
+    match runtime.block_on(run) {
+        Ok(RegisterOutcome::Planned(_) | RegisterOutcome::Verified(true)) => ExitCode::SUCCESS,
+        Ok(RegisterOutcome::Verified(false)) => ExitCode::FAILURE,
+        Err(RegisterError::Config(errors)) => {
+            for error in &errors {
+                eprintln!("error: {error}");
+            }
+            eprintln!(
+                "{} configuration error(s) in {}",
+                errors.len(),
+                path.display()
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(RegisterError::Failed(sentence)) => {
+            println!("register failed: {sentence}");
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@
 
 mod attempt;
 mod refresh;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ use futures::future::{BoxFuture, Shared};
 use sha2::{Digest, Sha256};
 
 pub use refresh::{RefreshDecision, RefreshPolicy};
+pub use snapshot::{LastExchange, TokenState, TokenStatus};
 
 use crate::clock::Clock;
 use crate::config::{ClaudeConfig, ProviderConfig};
@@ -79,6 +81,10 @@ struct Entry {
     flight: Option<(u64, Flight)>,
     /// No background refresh before this (set after a failed exchange).
     retry_not_before: Option<SystemTime>,
+    /// Id of the client workload that last asked (for the admin page).
+    client_workload: String,
+    /// How the last exchange for this key ended, and when.
+    last_exchange: Option<LastExchange>,
 }
 
 /// What one request asks for.
@@ -165,6 +171,12 @@ impl TokenService {
         before - entries.len()
     }
 
+    /// The transport exchanges are sent with (the admin page's Verify uses
+    /// the same one).
+    pub fn transport(&self) -> Arc<dyn Transport> {
+        Arc::clone(&self.inner.transport)
+    }
+
     /// Number of cache entries (tokens held or being fetched).
     pub fn entries(&self) -> usize {
         self.inner.lock().len()
@@ -186,6 +198,9 @@ impl TokenService {
                 sweep(&mut entries, now);
             }
             let entry = entries.entry(key.clone()).or_default();
+            if entry.client_workload != request.client_workload {
+                entry.client_workload = request.client_workload.to_owned();
+            }
             if let (Some(stale), Some(token)) = (request.stale_token_sha256, &entry.token)
                 && token_sha256(&token.access_token) == stale
             {
@@ -288,6 +303,10 @@ impl Inner {
             return;
         }
         entry.flight = None;
+        entry.last_exchange = Some(LastExchange {
+            at: now,
+            error: result.as_ref().err().map(ToString::to_string),
+        });
         match result {
             Ok(token) => {
                 entry.token = Some(token.clone());

@@ -16,7 +16,7 @@ use crate::history::AuthHistory;
 use crate::jti::JtiStore;
 use crate::jwks::{JwksCache, JwksError};
 use crate::tokens::TokenStore;
-use crate::{exchange, messages, models, test_endpoints};
+use crate::{admin, exchange, messages, models, test_endpoints};
 
 /// Everything the handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     pub history: Arc<AuthHistory>,
     pub faults: Arc<Faults>,
+    /// Issuers, rules and service accounts: seeded from the config, edited
+    /// through the Admin API, enforced by the token endpoint.
+    pub registry: Arc<admin::Registry>,
 }
 
 impl AppState {
@@ -39,7 +42,9 @@ impl AppState {
             config.jwks_cache_seconds,
             config.issuers.values(),
         )?;
+        let registry = admin::Registry::from_config(&config, clock.now());
         Ok(Self {
+            registry: Arc::new(registry),
             config: Arc::new(config),
             clock,
             jwks: Arc::new(jwks),
@@ -87,6 +92,7 @@ pub fn app(state: AppState) -> Router {
             post(test_endpoints::set_faults).delete(test_endpoints::clear_faults),
         )
         .route("/_test/auth_history", get(test_endpoints::auth_history))
+        .merge(admin::routes())
         .fallback(not_found)
         .layer(axum::middleware::map_response(add_request_id))
         .with_state(state)

@@ -35,6 +35,10 @@ pub struct Config {
     pub organization_id: String,
     /// JWKS poll interval: a fetched key set is used this long, then re-fetched.
     pub jwks_cache_seconds: u64,
+    /// Bearer tokens accepted by the Admin API (`/v1/organizations/…`) as
+    /// OAuth tokens with the `org:admin` scope. Empty: only `org:admin`
+    /// tokens minted by the token endpoint are accepted.
+    pub admin_tokens: Vec<AdminToken>,
     /// By `svac_…` id.
     pub service_accounts: BTreeMap<String, ServiceAccount>,
     /// The configured `wrkspc_…` ids, in file order (`default` not included).
@@ -43,6 +47,26 @@ pub struct Config {
     pub issuers: BTreeMap<String, FederationIssuer>,
     /// By `fdrl_…` id.
     pub rules: BTreeMap<String, FederationRule>,
+}
+
+/// An Admin API bearer token from the configuration. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        !self.0.is_empty() && self.0 == candidate
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken([redacted])")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

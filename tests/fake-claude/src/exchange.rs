@@ -280,14 +280,12 @@ pub async fn exchange(
     if request.organization_id != config.organization_id {
         return Err(Denial::OrganizationMismatch.into());
     }
-    let rule = config
-        .rules
-        .get(&request.federation_rule_id)
+    // Registered objects (config + Admin API); archived ones are unknown.
+    let view = state
+        .registry
+        .exchange_view(&request.federation_rule_id)
         .ok_or(Denial::UnknownRule)?;
-    let issuer = config
-        .issuers
-        .get(&rule.issuer)
-        .ok_or(Denial::UnknownRule)?;
+    let (rule, issuer) = (&view.rule, &view.issuer);
     log.issuer = Some(issuer.id.clone());
     assertion::check_issuer(&parsed, issuer)?;
     let jwk = state
@@ -309,13 +307,10 @@ pub async fn exchange(
     {
         return Err(Denial::ServiceAccountMismatch.into());
     }
-    let workspace = select_workspace(
-        request.workspace_id.as_deref(),
-        &config.covered_workspaces(rule),
-    )?;
-    let member = config
-        .service_accounts
-        .get(&rule.service_account)
+    let workspace = select_workspace(request.workspace_id.as_deref(), &view.covered)?;
+    let member = view
+        .account
+        .as_ref()
         .is_some_and(|account| account.is_member_of(&workspace));
     if !member {
         return Err(Denial::ServiceAccountNotInWorkspace.into());

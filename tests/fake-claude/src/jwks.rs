@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::Jwk;
@@ -247,13 +248,23 @@ struct IssuerEntry {
     slot: tokio::sync::Mutex<Option<CachedKeys>>,
 }
 
+impl IssuerEntry {
+    fn new(issuer: &FederationIssuer) -> Result<Self, JwksError> {
+        Ok(Self {
+            fetcher: JwksFetcher::new(issuer.ca_cert_pem.as_deref())?,
+            slot: tokio::sync::Mutex::new(None),
+        })
+    }
+}
+
 /// Per-issuer JWKS cache. One lock per issuer, held across a fetch, so
-/// concurrent exchanges for one issuer share a single fetch.
+/// concurrent exchanges for one issuer share a single fetch. Issuers
+/// registered later (Admin API) get their entry on first use.
 #[derive(Debug)]
 pub struct JwksCache {
     clock: Clock,
     cache_seconds: i64,
-    entries: HashMap<String, IssuerEntry>,
+    entries: Mutex<HashMap<String, Arc<IssuerEntry>>>,
     fetches: AtomicU64,
 }
 
@@ -266,18 +277,34 @@ impl JwksCache {
     ) -> Result<Self, JwksError> {
         let mut entries = HashMap::new();
         for issuer in issuers {
-            let entry = IssuerEntry {
-                fetcher: JwksFetcher::new(issuer.ca_cert_pem.as_deref())?,
-                slot: tokio::sync::Mutex::new(None),
-            };
-            entries.insert(issuer.id.clone(), entry);
+            entries.insert(issuer.id.clone(), Arc::new(IssuerEntry::new(issuer)?));
         }
         Ok(Self {
             clock,
             cache_seconds: i64::try_from(cache_seconds).unwrap_or(i64::MAX),
-            entries,
+            entries: Mutex::new(entries),
             fetches: AtomicU64::new(0),
         })
+    }
+
+    /// Drops what is cached for `issuer_id` (its URL, keys or CA changed).
+    pub fn forget(&self, issuer_id: &str) {
+        self.lock_entries().remove(issuer_id);
+    }
+
+    fn lock_entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<IssuerEntry>>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cache entry of `issuer`, created on first use.
+    fn entry(&self, issuer: &FederationIssuer) -> Result<Arc<IssuerEntry>, JwksError> {
+        let mut entries = self.lock_entries();
+        if let Some(entry) = entries.get(&issuer.id) {
+            return Ok(Arc::clone(entry));
+        }
+        let entry = Arc::new(IssuerEntry::new(issuer)?);
+        entries.insert(issuer.id.clone(), Arc::clone(&entry));
+        Ok(entry)
     }
 
     /// Successful and failed network fetches so far (inline sources never fetch).
@@ -299,10 +326,7 @@ impl JwksCache {
         if let JwksSource::Inline(keys) = &issuer.jwks_source {
             return find(keys, kid).cloned().ok_or(KeyLookupError::UnknownKid);
         }
-        let Some(entry) = self.entries.get(&issuer.id) else {
-            let msg = format!("issuer {:?} not configured", issuer.id);
-            return Err(KeyLookupError::Unavailable(JwksError::Document(msg)));
-        };
+        let entry = self.entry(issuer).map_err(KeyLookupError::Unavailable)?;
         let mut slot = entry.slot.lock().await;
         let now = self.clock.now();
         if let Some(cached) = slot.as_ref()

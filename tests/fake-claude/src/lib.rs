@@ -6,8 +6,10 @@
 //! cached like Claude does) and API stand-ins (`POST /v1/messages`, also
 //! streaming, `POST /v1/messages/count_tokens`, `GET /v1/models`) that only
 //! accept unrevoked, unexpired tokens it minted, within their scope.
-//! Test-only endpoints live under `/_test/` (see [`test_endpoints`]).
+//! Test-only endpoints live under `/_test/` (see [`test_endpoints`]); the
+//! federation Admin API (issuers, rules, service accounts) is in [`admin`].
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod assertion;

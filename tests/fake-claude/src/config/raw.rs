@@ -12,6 +12,9 @@ pub struct RawConfig {
     pub organization_id: String,
     /// How often a fetched JWKS is re-polled (seconds).
     pub jwks_cache_seconds: Option<u64>,
+    /// Bearer tokens the Admin API accepts as `org:admin` OAuth tokens.
+    #[serde(default)]
+    pub admin_tokens: Vec<String>,
     #[serde(default)]
     pub service_account: Vec<RawServiceAccount>,
     #[serde(default)]

@@ -70,6 +70,11 @@ impl RawConfig {
         if jwks_cache_seconds > 86_400 {
             errors.push("jwks_cache_seconds", "must be in 0..=86400");
         }
+        for (i, token) in self.admin_tokens.iter().enumerate() {
+            if token.trim().is_empty() {
+                errors.push(format!("admin_tokens[{i}]"), "must not be empty");
+            }
+        }
         let workspaces = collect_workspaces(&mut errors, &self.workspace);
         let service_accounts =
             validate_service_accounts(&mut errors, self.service_account, &workspaces);
@@ -86,6 +91,11 @@ impl RawConfig {
                 listen,
                 organization_id: self.organization_id,
                 jwks_cache_seconds,
+                admin_tokens: self
+                    .admin_tokens
+                    .into_iter()
+                    .map(super::AdminToken::new)
+                    .collect(),
                 service_accounts,
                 workspaces,
                 issuers,
