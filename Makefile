@@ -28,7 +28,7 @@ OCI_DIR     := target/oci
 BROWSER_DIR   := tests/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench lint fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
@@ -52,8 +52,10 @@ $(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 
 build: wasm native
 
+# `cargo rustc --crate-type cdylib` builds only the cdylib, so LTO applies (a
+# plain `cargo build` skips it because the package is also an rlib for fuzz/).
 wasm: setup
-	$(CARGO) build --release --locked --target $(WASM_TARGET) -p claude-wif-filter
+	$(CARGO) rustc --release --locked --target $(WASM_TARGET) -p claude-wif-filter --crate-type cdylib
 
 native:
 	$(CARGO) build --release --locked -p issuer-svc -p fake-claude
@@ -87,6 +89,9 @@ e2e: build
 
 browser-test: build $(BROWSER_STAMP)
 	scripts/browser-test.sh
+
+bench: build
+	scripts/bench.sh
 
 lint: setup
 	$(CARGO) fmt --all --check

@@ -188,6 +188,12 @@ impl Host for ProxyHost {
             .collect()
     }
 
+    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+            .ok()
+            .flatten()
+    }
+
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).map_err(host_error)
     }
@@ -247,6 +253,10 @@ impl Host for ProxyHost {
 
     fn log(&self, level: log::Level, message: &str) {
         log::log!(level, "claude-wif[ctx {}]: {message}", self.context_id);
+    }
+
+    fn log_enabled(&self, level: log::Level) -> bool {
+        level <= log::max_level()
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {

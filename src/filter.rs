@@ -43,6 +43,8 @@ pub struct RequestFilter {
     ctx: u32,
     worker: SharedWorker,
     state: State,
+    /// The request paused on the worker (so the worker tracks it until done).
+    waited: bool,
 }
 
 impl RequestFilter {
@@ -51,6 +53,7 @@ impl RequestFilter {
             ctx,
             worker,
             state: State::Start,
+            waited: false,
         }
     }
 
@@ -96,19 +99,21 @@ impl RequestFilter {
                     drop(worker);
                     headers::apply(host, &entry.token).map_err(FilterError::HeaderEdit)?;
                     host.count(Stat::CacheHits);
-                    let left_s = entry.expires_at_ms.saturating_sub(now_ms) / 1000;
-                    let due = if freshness == Freshness::RefreshAdvised {
-                        ", refresh due"
-                    } else {
-                        ""
-                    };
-                    host.log(
-                        Level::Debug,
-                        &format!(
-                            "cached token {} for {identity} ({left_s}s left{due})",
-                            entry.token
-                        ),
-                    );
+                    if host.log_enabled(Level::Debug) {
+                        let left_s = entry.expires_at_ms.saturating_sub(now_ms) / 1000;
+                        let due = if freshness == Freshness::RefreshAdvised {
+                            ", refresh due"
+                        } else {
+                            ""
+                        };
+                        host.log(
+                            Level::Debug,
+                            &format!(
+                                "cached token {} for {identity} ({left_s}s left{due})",
+                                entry.token
+                            ),
+                        );
+                    }
                     self.state = State::Forwarded {
                         key,
                         token: entry.token,
@@ -122,6 +127,7 @@ impl RequestFilter {
         };
         host.count(Stat::CacheMisses);
         worker.wait_for_token(host, self.ctx, &key, &identity, stale)?;
+        self.waited = true;
         host.count(Stat::RequestsPaused);
         self.state = State::Waiting;
         Ok(HeadersAction::Pause)
@@ -167,6 +173,9 @@ impl RequestFilter {
 
     /// The request is finished or was reset.
     pub fn on_done(&mut self) {
+        if !self.waited {
+            return; // served from the cache: the worker never tracked it
+        }
         if let Ok(mut worker) = self.worker.try_borrow_mut() {
             worker.on_request_done(self.ctx);
         }

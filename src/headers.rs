@@ -8,25 +8,6 @@ use crate::host::{Host, HostError};
 pub const OAUTH_BETA: &str = "oauth-2025-04-20";
 const ANTHROPIC_BETA: &str = "anthropic-beta";
 
-/// One change to the request headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderEdit {
-    Remove(&'static str),
-    Set(&'static str, String),
-}
-
-/// The edits for one request: drop client credentials, set our Bearer token,
-/// and merge [`OAUTH_BETA`] into the existing `anthropic-beta` values.
-pub fn edits(token: &AccessToken, anthropic_beta: &[Vec<u8>]) -> Vec<HeaderEdit> {
-    vec![
-        HeaderEdit::Remove("x-api-key"),
-        HeaderEdit::Remove("authorization"),
-        HeaderEdit::Set("authorization", format!("Bearer {}", token.expose())),
-        HeaderEdit::Remove(ANTHROPIC_BETA),
-        HeaderEdit::Set(ANTHROPIC_BETA, merge_beta(anthropic_beta)),
-    ]
-}
-
 /// Joins every flag of every `anthropic-beta` value, trimmed, without
 /// duplicates, in first-seen order, with [`OAUTH_BETA`] added if absent.
 pub fn merge_beta(values: &[Vec<u8>]) -> String {
@@ -45,17 +26,33 @@ pub fn merge_beta(values: &[Vec<u8>]) -> String {
     flags.join(",")
 }
 
-/// Applies the edits for `token` to the current request. Stops at the first
-/// failure: the caller must then not forward the request.
+/// Applies the edits for `token` to the current request: drop client
+/// credentials, set our Bearer token, and merge [`OAUTH_BETA`] into the
+/// existing `anthropic-beta` values. Stops at the first failure: the caller
+/// must then not forward the request.
+///
+/// The hot path (no `anthropic-beta` sent) is four host calls: remove
+/// `x-api-key`, set `authorization` (a set replaces every value, so a
+/// client's own `authorization` headers go too), read `anthropic-beta`, set
+/// it. The whole header map is only fetched when the client sent
+/// `anthropic-beta`, to merge repeated values.
 pub fn apply<H: Host>(host: &mut H, token: &AccessToken) -> Result<(), HostError> {
-    let beta = host.request_header_values(ANTHROPIC_BETA);
-    for edit in edits(token, &beta) {
-        match edit {
-            HeaderEdit::Remove(name) => host.remove_request_header(name)?,
-            HeaderEdit::Set(name, value) => host.set_request_header(name, &value)?,
-        }
+    host.remove_request_header("x-api-key")?;
+    let mut bearer = String::with_capacity(7 + token.expose().len());
+    bearer.push_str("Bearer ");
+    bearer.push_str(token.expose());
+    host.set_request_header("authorization", &bearer)?;
+    if host.request_header(ANTHROPIC_BETA).is_none() {
+        return host.set_request_header(ANTHROPIC_BETA, OAUTH_BETA);
     }
-    Ok(())
+    let values = host.request_header_values(ANTHROPIC_BETA);
+    let merged = merge_beta(&values);
+    if let [only] = values.as_slice()
+        && only.as_slice() == merged.as_bytes()
+    {
+        return Ok(());
+    }
+    host.set_request_header(ANTHROPIC_BETA, &merged)
 }
 
 #[cfg(test)]
@@ -117,6 +114,38 @@ mod tests {
         assert_eq!(
             host.request_header("content-type").as_deref(),
             Some("application/json")
+        );
+    }
+
+    #[test]
+    fn apply_adds_the_beta_flag_when_the_client_sent_none() {
+        let mut host = FakeHost::new();
+        apply(&mut host, &AccessToken::new("sk-ant-oat01-tok")).unwrap();
+        assert_eq!(
+            host.request_header_all("anthropic-beta"),
+            vec!["oauth-2025-04-20"]
+        );
+        assert_eq!(
+            host.request_header_all("authorization"),
+            vec!["Bearer sk-ant-oat01-tok"]
+        );
+    }
+
+    #[test]
+    fn apply_keeps_a_beta_value_that_already_has_the_flag() {
+        let mut host = FakeHost::new().with_request_header("anthropic-beta", "a,oauth-2025-04-20");
+        apply(&mut host, &AccessToken::new("t")).unwrap();
+        assert_eq!(
+            host.request_header_all("anthropic-beta"),
+            vec!["a,oauth-2025-04-20"]
+        );
+        let mut host = FakeHost::new()
+            .with_request_header("anthropic-beta", "oauth-2025-04-20")
+            .with_request_header("anthropic-beta", "b");
+        apply(&mut host, &AccessToken::new("t")).unwrap();
+        assert_eq!(
+            host.request_header_all("anthropic-beta"),
+            vec!["oauth-2025-04-20,b"]
         );
     }
 

@@ -36,7 +36,13 @@ pub trait Host {
     fn now(&self) -> SystemTime;
 
     /// Every value of a request header, in order (empty when absent).
+    /// Costly in the proxy (the whole header map crosses the Wasm boundary):
+    /// only for the rare paths that must see repeated values.
     fn request_header_values(&self, name: &str) -> Vec<Vec<u8>>;
+    /// The first value of a request header (one host call).
+    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        self.request_header_values(name).into_iter().next()
+    }
     /// Replaces every value of a request header with one value.
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError>;
     /// Removes every value of a request header (no error when absent).
@@ -76,6 +82,11 @@ pub trait Host {
 
     /// One log line; the adapter prefixes the context id.
     fn log(&self, level: log::Level, message: &str);
+    /// Whether a line at `level` would be logged (so the hot path does not
+    /// format lines nobody reads).
+    fn log_enabled(&self, _level: log::Level) -> bool {
+        true
+    }
 
     /// A property of the current stream (e.g. `connection.uri_san_peer_certificate`).
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;

@@ -1,5 +1,7 @@
 //! Client workload identity: where it comes from and how it is read.
 
+use std::borrow::Cow;
+
 use crate::config::static_identity;
 use crate::host::{Host, unix_ms};
 use crate::jwt::{self, JwtSource};
@@ -53,15 +55,22 @@ pub enum IdentityError {
 
 /// Reads the identity of the current request. A header or JWT source's
 /// header is removed from the request whatever the outcome.
-pub fn resolve<H: Host>(source: &IdentitySource, host: &mut H) -> Result<String, IdentityError> {
+/// A static identity is borrowed from the configuration (no allocation on
+/// the hot path of a sidecar).
+pub fn resolve<'a, H: Host>(
+    source: &'a IdentitySource,
+    host: &mut H,
+) -> Result<Cow<'a, str>, IdentityError> {
     match source {
-        IdentitySource::Static(value) => Ok(value.clone()),
-        IdentitySource::Header(name) => from_header(name, take_header(host, name)?),
-        IdentitySource::PeerUriSan => from_peer(host.property(&PEER_URI_SAN_PROPERTY)),
+        IdentitySource::Static(value) => Ok(Cow::Borrowed(value)),
+        IdentitySource::Header(name) => from_header(name, take_header(host, name)?).map(Cow::Owned),
+        IdentitySource::PeerUriSan => {
+            from_peer(host.property(&PEER_URI_SAN_PROPERTY)).map(Cow::Owned)
+        }
         IdentitySource::Jwt(source) => {
             let values = take_header(host, &source.header)?;
             let now_s = unix_ms(host.now()) / 1000;
-            from_jwt(source, values, now_s)
+            from_jwt(source, values, now_s).map(Cow::Owned)
         }
     }
 }

@@ -5,27 +5,61 @@
 //! Only RS256 (RSA keys) and ES256 (P-256 keys) are accepted; the algorithm
 //! comes from the key, never from the token alone. Time claims are checked
 //! against the host clock (`exp` required, `nbf` if present) with a leeway.
+//!
+//! Verification is lean on purpose (the `.wasm` size budget): ES256 with the
+//! `p256` crate's ECDSA verifier, RS256 with the PKCS#1 v1.5 verifier in
+//! [`rsa`], JOSE parsing here.
+
+mod base64url;
+mod rsa;
 
 use std::fmt;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::static_identity;
+use rsa::RsaPublicKey;
 
 /// Longest JWT accepted, in bytes.
 pub const MAX_JWT_LEN: usize = 16 * 1024;
 /// Most keys one source may list.
 pub const MAX_KEYS: usize = 16;
 
+/// The signature algorithms a key can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// ECDSA on P-256 with SHA-256.
+    Es256,
+}
+
+impl KeyAlg {
+    fn from_jose(alg: &str) -> Option<Self> {
+        match alg {
+            "RS256" => Some(Self::Rs256),
+            "ES256" => Some(Self::Es256),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum KeyMaterial {
+    Rsa(RsaPublicKey),
+    Ec(VerifyingKey),
+}
+
 /// A verification key: its `kid`, the one algorithm it verifies, the key.
 #[derive(Clone)]
 pub struct JwtKey {
     pub kid: Option<String>,
-    pub alg: Algorithm,
-    key: DecodingKey,
-    /// The JWK as configured, for equality and debugging (public material only).
+    pub alg: KeyAlg,
+    key: KeyMaterial,
+    /// The JWK as configured, for equality (public material only).
     source: String,
 }
 
@@ -46,36 +80,74 @@ impl JwtKey {
     /// A public RSA (RS256) or P-256 (ES256) JWK. Private or symmetric keys,
     /// and a declared `alg` that does not fit the key, are refused.
     pub fn from_jwk(value: &Value) -> Result<Self, String> {
-        if value.get("d").is_some() || value.get("k").is_some() {
+        let jwk = value
+            .as_object()
+            .ok_or_else(|| "not a JWK: not a JSON object".to_owned())?;
+        if jwk.contains_key("d") || jwk.contains_key("k") {
             return Err("must be a public key (no \"d\" or \"k\" member)".into());
         }
-        let jwk: Jwk =
-            serde_json::from_value(value.clone()).map_err(|e| format!("not a JWK: {e}"))?;
-        let alg = match &jwk.algorithm {
-            AlgorithmParameters::RSA(_) => Algorithm::RS256,
-            AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-                Algorithm::ES256
-            }
+        let kty = text(jwk, "kty")?.ok_or_else(|| "not a JWK: kty is missing".to_owned())?;
+        let alg = match (kty, text(jwk, "crv")?) {
+            ("RSA", _) => KeyAlg::Rs256,
+            ("EC", Some("P-256")) => KeyAlg::Es256,
             _ => return Err("kty must be RSA, or EC with crv P-256".into()),
         };
-        let declared = jwk.common.key_algorithm;
-        let fits = match declared {
-            None => true,
-            Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
-            Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
-            Some(_) => false,
-        };
-        if !fits {
+        let declared = text(jwk, "alg")?;
+        if declared.is_some_and(|d| KeyAlg::from_jose(d) != Some(alg)) {
             return Err("alg must be RS256 for an RSA key or ES256 for a P-256 key".into());
         }
-        let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable key: {e}"))?;
+        let kid = text(jwk, "kid")?.map(str::to_owned);
+        let key = match alg {
+            KeyAlg::Rs256 => RsaPublicKey::new(&bytes(jwk, "n")?, &bytes(jwk, "e")?)
+                .map(KeyMaterial::Rsa)
+                .map_err(|e| format!("unusable key: {e}"))?,
+            KeyAlg::Es256 => KeyMaterial::Ec(p256_key(&bytes(jwk, "x")?, &bytes(jwk, "y")?)?),
+        };
         Ok(Self {
-            kid: jwk.common.key_id.clone(),
+            kid,
             alg,
             key,
             source: value.to_string(),
         })
     }
+
+    /// Whether `signature` (the decoded third segment) signs `input`.
+    fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
+        match &self.key {
+            KeyMaterial::Rsa(key) => key.verify_sha256(input, signature),
+            KeyMaterial::Ec(key) => {
+                Signature::from_slice(signature).is_ok_and(|sig| key.verify(input, &sig).is_ok())
+            }
+        }
+    }
+}
+
+/// An optional string member of a JWK.
+fn text<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
+    match jwk.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("not a JWK: {name} must be a string")),
+    }
+}
+
+/// A required base64url member of a JWK (trailing `=` padding tolerated).
+fn bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+    let value = text(jwk, name)?.ok_or_else(|| format!("not a JWK: {name} is missing"))?;
+    base64url::decode(value.trim_end_matches('='))
+        .ok_or_else(|| format!("not a JWK: {name} is not base64url"))
+}
+
+/// A P-256 public key from its affine coordinates.
+fn p256_key(x: &[u8], y: &[u8]) -> Result<VerifyingKey, String> {
+    if x.len() != 32 || y.len() != 32 {
+        return Err("unusable key: x and y must be 32 bytes each".into());
+    }
+    let mut sec1 = Vec::with_capacity(65);
+    sec1.push(0x04);
+    sec1.extend_from_slice(x);
+    sec1.extend_from_slice(y);
+    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| "unusable key: not a point on P-256".into())
 }
 
 /// A validated `jwt` identity source.
@@ -94,6 +166,15 @@ pub struct JwtSource {
     pub keys: Vec<JwtKey>,
 }
 
+/// The JOSE header members used here (others, written by the token's
+/// issuer, are ignored).
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
 /// Verifies `token` and returns the identity from the configured claim.
 /// Errors are short reasons for the 401 body and log lines; they never
 /// quote the token.
@@ -101,29 +182,40 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     if token.len() > MAX_JWT_LEN {
         return Err(format!("the JWT is longer than {MAX_JWT_LEN} bytes"));
     }
-    let header = jsonwebtoken::decode_header(token).map_err(|_| "malformed JWT".to_owned())?;
-    if header.alg != Algorithm::RS256 && header.alg != Algorithm::ES256 {
-        return Err("alg must be RS256 or ES256".into());
-    }
+    let malformed = || "malformed JWT".to_owned();
+    let mut segments = token.split('.');
+    let (Some(head), Some(payload), Some(signature), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(malformed());
+    };
+    let header: JoseHeader = base64url::decode(head)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(malformed)?;
+    let alg = KeyAlg::from_jose(&header.alg).ok_or("alg must be RS256 or ES256")?;
     let candidates: Vec<&JwtKey> = source
         .keys
         .iter()
-        .filter(|k| k.alg == header.alg)
+        .filter(|k| k.alg == alg)
         .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
         .collect();
     if candidates.is_empty() {
         return Err("no configured key matches the JWT's kid and alg".into());
     }
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = candidates
-        .iter()
-        .find_map(|k| jsonwebtoken::decode::<Map<String, Value>>(token, &k.key, &validation).ok())
-        .ok_or_else(|| "signature does not verify".to_owned())?
-        .claims;
+    let signature = base64url::decode(signature).ok_or_else(malformed)?;
+    let signed = token
+        .get(..head.len() + 1 + payload.len())
+        .ok_or_else(malformed)?
+        .as_bytes();
+    if !candidates.iter().any(|k| k.verifies(signed, &signature)) {
+        return Err("signature does not verify".into());
+    }
+    let claims: Map<String, Value> = base64url::decode(payload)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| "the JWT's claims are not a JSON object".to_owned())?;
     check_claims(source, &claims, now_s)
 }
 

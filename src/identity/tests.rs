@@ -18,7 +18,7 @@ fn static_source_returns_its_value_and_touches_no_header() {
 #[test]
 fn header_source_reads_and_removes_the_header() {
     let mut host = FakeHost::new().with_request_header(HEADER, "spiffe://cluster.local/ns/x/sa/y");
-    let identity = resolve(&header_source(), &mut host).unwrap();
+    let identity = resolve(&header_source(), &mut host).unwrap().into_owned();
     assert_eq!(identity, "spiffe://cluster.local/ns/x/sa/y");
     assert_eq!(host.request_header(HEADER), None);
 }

@@ -1,4 +1,4 @@
-use jsonwebtoken::{EncodingKey, Header, encode};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
 
 use super::*;
@@ -189,7 +189,138 @@ fn only_public_rsa_and_p256_keys_are_accepted() {
     assert!(refuse(json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})).contains("kty"));
     assert!(JwtKey::from_jwk(&json!({"kty": "RSA"})).is_err());
     let key = JwtKey::from_jwk(&serde_json::from_str(EC_JWK).unwrap()).unwrap();
-    assert_eq!(key.alg, Algorithm::ES256);
+    assert_eq!(key.alg, KeyAlg::Es256);
     assert_eq!(key.kid.as_deref(), Some("ec-1"));
     assert!(!format!("{key:?}").contains("x\""));
+}
+
+fn with_signature(token: &str, signature: &str) -> String {
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    format!("{signed}.{signature}")
+}
+
+#[test]
+fn malformed_signatures_are_refused() {
+    let rs = sign_rs256(&claims("a"), None);
+    let es = sign_es256(&claims("a"));
+    for token in [&rs, &es] {
+        let sig = token.rsplit_once('.').unwrap().1;
+        // Not base64url at all.
+        assert_eq!(rejects(&with_signature(token, "!!!")), "malformed JWT");
+        assert_eq!(
+            rejects(&with_signature(token, &format!("{sig}="))),
+            "malformed JWT"
+        );
+        // Well-formed base64url of the wrong bytes or lengths.
+        for bad in [
+            "",
+            "AA",
+            &sig[..sig.len() - 6],
+            &format!("{sig}AAAA"),
+            &"A".repeat(sig.len()),
+        ] {
+            assert_eq!(
+                rejects(&with_signature(token, bad)),
+                "signature does not verify",
+                "{bad:?}"
+            );
+        }
+    }
+    // ES256 with r = 0 / s = 0, and with s >= the group order.
+    let zero = base64_url_bytes(&[0u8; 64]);
+    assert_eq!(
+        rejects(&with_signature(&es, &zero)),
+        "signature does not verify"
+    );
+    let high = base64_url_bytes(&[0xffu8; 64]);
+    assert_eq!(
+        rejects(&with_signature(&es, &high)),
+        "signature does not verify"
+    );
+    // An ES256 signature presented as RS256 and vice versa.
+    let es_sig = es.rsplit_once('.').unwrap().1;
+    assert_eq!(
+        rejects(&with_signature(&rs, es_sig)),
+        "signature does not verify"
+    );
+}
+
+#[test]
+fn malformed_tokens_are_refused() {
+    let token = sign_rs256(&claims("a"), None);
+    assert_eq!(rejects(&format!("{token}.x")), "malformed JWT");
+    assert_eq!(rejects(token.rsplit_once('.').unwrap().0), "malformed JWT");
+    assert_eq!(rejects("..."), "malformed JWT");
+    let body = token.split('.').nth(1).unwrap();
+    let no_alg = base64_url(r#"{"typ":"JWT"}"#);
+    assert_eq!(rejects(&format!("{no_alg}.{body}.AA")), "malformed JWT");
+    let none = base64_url(r#"{"alg":"none"}"#);
+    assert_eq!(
+        rejects(&format!("{none}.{body}.")),
+        "alg must be RS256 or ES256"
+    );
+}
+
+#[test]
+fn malformed_keys_are_refused() {
+    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&v).unwrap_err();
+    let rsa: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
+    let ec: serde_json::Value = serde_json::from_str(EC_JWK).unwrap();
+    assert!(refuse(json!("RSA")).contains("not a JWK"));
+    assert!(refuse(json!({"n": "AQAB"})).contains("kty is missing"));
+    assert!(refuse(json!({"kty": 1})).contains("kty must be a string"));
+    assert!(refuse(json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"})).contains("kty"));
+    let mut k = rsa.clone();
+    k["n"] = json!("not base64!");
+    assert!(refuse(k).contains("n is not base64url"));
+    let mut k = rsa.clone();
+    k["n"] = json!("AQAB");
+    assert!(refuse(k).contains("bits"), "a tiny modulus");
+    let mut k = rsa.clone();
+    k.as_object_mut().unwrap().remove("e");
+    assert!(refuse(k).contains("e is missing"));
+    let mut k = rsa.clone();
+    k["e"] = json!("Ag");
+    assert!(refuse(k).contains("exponent"));
+    let mut k = ec.clone();
+    k["x"] = json!("AAAA");
+    assert!(refuse(k).contains("32 bytes"));
+    let mut k = ec.clone();
+    k["y"] = k["x"].clone();
+    assert!(refuse(k).contains("not a point on P-256"));
+    let mut k = ec.clone();
+    k["kid"] = json!(7);
+    assert!(refuse(k).contains("kid must be a string"));
+    // Padded base64url members, as some JWK writers emit, are accepted.
+    let mut k = rsa.clone();
+    k["e"] = json!("AQAB====");
+    assert!(JwtKey::from_jwk(&k).is_ok());
+}
+
+#[test]
+fn a_signature_by_another_key_of_the_same_kid_is_refused() {
+    // The source holds only the EC key; an RS256 token has no candidate key,
+    // and an ES256 token signed by the RSA key's owner cannot verify.
+    let mut src = source();
+    src.keys.retain(|k| k.alg == KeyAlg::Es256);
+    assert_eq!(
+        verify(&src, &sign_rs256(&claims("a"), Some("ec-1")), NOW).unwrap_err(),
+        "no configured key matches the JWT's kid and alg"
+    );
+    assert!(verify(&src, &sign_es256(&claims("a")), NOW).is_ok());
+}
+
+fn base64_url_bytes(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
 }
