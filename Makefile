@@ -28,7 +28,7 @@ OCI_DIR     := target/oci
 BROWSER_DIR   := tests/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz lint fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
@@ -92,6 +92,14 @@ browser-test: build $(BROWSER_STAMP)
 
 bench: build
 	scripts/bench.sh
+
+# Bounded soak (SOAK_MINUTES, default 5): zero failures, Envoy/issuer-svc RSS.
+soak: build
+	scripts/soak.sh
+
+# cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz), FUZZ_SECONDS each (default 60).
+fuzz:
+	scripts/fuzz.sh
 
 lint: setup
 	$(CARGO) fmt --all --check

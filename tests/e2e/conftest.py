@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import secret_scan  # noqa: E402
 from harness import Envoy, FakeClaude, IssuerSvc, missing_artifacts  # noqa: E402
 
 
@@ -18,6 +19,22 @@ def artifacts_built():
     missing = missing_artifacts()
     if missing:
         pytest.fail("end-to-end tests need built artifacts:\n  " + "\n  ".join(missing), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(request, tmp_path):
+    """After each test (and after its stack has stopped: this fixture is set
+    up first, so torn down last), scans every `*.log` under the test's
+    tmp_path and the test's captured output for tokens, assertions and
+    private keys (secret_scan.py). Findings name the file, never the secret."""
+    yield
+    captured = {
+        f"captured {when} {key}": text
+        for when, key, text in getattr(request.node, "_report_sections", [])
+    }
+    findings = secret_scan.scan(tmp_path, captured)
+    if findings:
+        pytest.fail("secrets in logs:\n  " + "\n  ".join(map(str, findings)), pytrace=False)
 
 
 class Stack:

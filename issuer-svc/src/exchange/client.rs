@@ -129,7 +129,8 @@ async fn read_limited(
 
 fn transport_error(err: &reqwest::Error, timeout: Duration) -> ExchangeError {
     if err.is_timeout() {
-        return ExchangeError::Unavailable(format!("no answer within {timeout:?}"));
+        // Whole milliseconds: `{:?}` of the remaining budget reads "1.99999996s".
+        return ExchangeError::Unavailable(format!("no answer within {} ms", timeout.as_millis()));
     }
     // reqwest's message names the URL; the causes say why (refused, DNS, TLS).
     let mut detail = err.to_string();
