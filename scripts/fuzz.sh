@@ -20,13 +20,20 @@ mkdir -p target
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-60}"
 TOOLCHAIN="${FUZZ_TOOLCHAIN:-nightly}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
+# Install what is missing (both come from the registries this machine reaches).
 if ! cargo "+$TOOLCHAIN" --version >/dev/null 2>&1; then
-  echo "fuzz: needs the $TOOLCHAIN toolchain: rustup toolchain install $TOOLCHAIN --profile minimal" >&2
-  exit 2
+  echo "fuzz: installing the $TOOLCHAIN toolchain"
+  rustup toolchain install "$TOOLCHAIN" --profile minimal || {
+    echo "fuzz: needs the $TOOLCHAIN toolchain: rustup toolchain install $TOOLCHAIN --profile minimal" >&2
+    exit 2
+  }
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "fuzz: needs cargo-fuzz: cargo install cargo-fuzz --locked" >&2
-  exit 2
+  echo "fuzz: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked || {
+    echo "fuzz: needs cargo-fuzz: cargo install cargo-fuzz --locked" >&2
+    exit 2
+  }
 fi
 TARGETS="${FUZZ_TARGETS:-$(cargo "+$TOOLCHAIN" fuzz list)}"
 
