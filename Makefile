@@ -46,7 +46,7 @@ $(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.jso
 
 # The admin page's browser test: Debian's Chromium driven by playwright-core.
 $(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
-	test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+	test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium fonts-liberation; }
 	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
