@@ -137,8 +137,16 @@ def test_key_rotation_under_traffic_keeps_every_exchange_succeeding(tmp_path):
             )
             assert out.returncode == 0, out.stdout + out.stderr
             s.issuer.signal(signal.SIGHUP)
-            new_kids = {key["kid"] for key in s.issuer.jwks()["keys"]} - old_kids
-            assert len(new_kids) == 1, "the new key is published at once"
+            # The reload is asynchronous: wait for it (the 5 s poll is the
+            # fallback), well before the key may sign.
+            new_kids: set = set()
+
+            def published() -> bool:
+                new_kids.update({key["kid"] for key in s.issuer.jwks()["keys"]} - old_kids)
+                return bool(new_kids)
+
+            wait_until(published, timeout=7, what="the new key in the JWKS")
+            assert len(new_kids) == 1, "exactly one new key is published"
             new_kid = new_kids.pop()
             # Past activation (8 s) plus a few exchanges signed by the new key.
             wait_until(
