@@ -22,10 +22,19 @@ done
 ((missing == 0)) || exit 1
 
 rm -f target/ui-screenshots/*.png
-node tests/browser/admin.test.mjs
+mkdir -p target
+log=target/browser-test.log
+status=0
+node tests/browser/admin.test.mjs 2>&1 | tee "$log" || status=$?
+passed=$(grep -c '^ok - ' "$log" || true)
+if ((status != 0)); then
+  echo "browser-test: $passed passed, 1 failed"
+  exit "$status"
+fi
 for shot in admin-page.png admin-page-initial.png verify-success.png verify-failure.png; do
   [[ -s target/ui-screenshots/$shot ]] || {
     echo "browser-test: target/ui-screenshots/$shot was not written" >&2
     exit 1
   }
 done
+echo "browser-test: $passed passed, 0 failed"
