@@ -15,8 +15,9 @@ ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
-# Same length as a fake-claude access token, so header writes are comparable.
-STATIC_BEARER = "Bearer sk-ant-oat01-bench-static-000000000000000000000000000000000000000"
+# A placeholder credential of the same length as a fake-claude access token
+# (so header writes are comparable), deliberately not token-shaped.
+STATIC_BEARER = "Bearer bench-placeholder-static-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 # The four hot-path configurations, in round order.
 CONFIGS = ["baseline", "native", "floor", "claude_wif"]

@@ -10,7 +10,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, MapType, MetricType};
 
-const BEARER: &str = "Bearer sk-ant-oat01-bench-floor-0000000000000000000000000000000000000000";
+const BEARER: &str = "Bearer bench-placeholder-floor-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { mimic: None }) });
