@@ -321,7 +321,6 @@ class PolicyIssuer(IssuerSvc):
     another instance: the same key directory, the same issuer URL (Claude
     fetches discovery and JWKS from that URL, whichever replica signed)."""
 
-    workloads: dict[str, str] = field(default_factory=dict)  # id -> identity
     shared_state_dir: Path | None = None
     shared_public_url: str | None = None
 
@@ -330,41 +329,13 @@ class PolicyIssuer(IssuerSvc):
         return self.shared_state_dir or self.workdir / "issuer-state"
 
     @property
-    def issuer_url(self) -> str:
-        return f"{self.shared_public_url or self.public_url}/providers/claude-demo"
+    def public_base_url(self) -> str:
+        return self.shared_public_url or self.public_url
 
     @property
     def own_issuer_url(self) -> str:
         """The issuer documents as served by this replica's own public listener."""
         return f"{self.public_url}/providers/claude-demo"
-
-    def config(self) -> str:
-        workloads = "".join(
-            f'\n[[client_workload]]\nid = "{wid}"\nidentity = "{identity}"\n'
-            f'\n[[access_policy]]\nclient_workload = "{wid}"\nserver_workload = "api.anthropic.com"\n'
-            f'credential_provider = "claude-demo"\n'
-            for wid, identity in self.workloads.items()
-        )
-        return f"""
-[server]
-public_listen = "127.0.0.1:{self.public_port}"
-public_base_url = "{self.shared_public_url or self.public_url}"
-internal_listen = "127.0.0.1:{self.internal_port}"
-state_dir = "{self.state_dir}"
-
-[claude]
-base_url = "{self.claude_url}"
-timeout = "5s"
-
-[[credential_provider]]
-id = "claude-demo"
-name = "Claude demo"
-  [credential_provider.claude_wif]
-  federation_rule_id = "fdrl_demo"
-  organization_id = "{ORGANIZATION_ID}"
-  service_account_id = "svac_demo"
-  workspace_id = "wrkspc_demo"
-{workloads}"""
 
     def metrics(self) -> str:
         resp = http("GET", f"{self.internal_url}/metrics")

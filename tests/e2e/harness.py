@@ -208,10 +208,17 @@ class IssuerSvc:
     public_port: int = field(default_factory=free_port)
     internal_port: int = field(default_factory=free_port)
     process: Process | None = None
+    # client workload id -> identity, each granted api.anthropic.com through claude-demo
+    workloads: dict[str, str] = field(default_factory=lambda: {"demo-app": DEMO_IDENTITY})
 
     @property
     def public_url(self) -> str:
         return f"http://127.0.0.1:{self.public_port}"
+
+    @property
+    def public_base_url(self) -> str:
+        """What issuer URLs are built from (a replica may publish another's)."""
+        return self.public_url
 
     @property
     def internal_url(self) -> str:
@@ -219,17 +226,23 @@ class IssuerSvc:
 
     @property
     def issuer_url(self) -> str:
-        return f"{self.public_url}/providers/claude-demo"
+        return f"{self.public_base_url}/providers/claude-demo"
 
     @property
     def state_dir(self) -> Path:
         return self.workdir / "issuer-state"
 
     def config(self) -> str:
+        policies = "".join(
+            f'\n[[client_workload]]\nid = "{wid}"\nidentity = "{identity}"\n'
+            f'\n[[access_policy]]\nclient_workload = "{wid}"\nserver_workload = "api.anthropic.com"\n'
+            f'credential_provider = "claude-demo"\n'
+            for wid, identity in self.workloads.items()
+        )
         return f"""
 [server]
 public_listen = "127.0.0.1:{self.public_port}"
-public_base_url = "{self.public_url}"
+public_base_url = "{self.public_base_url}"
 internal_listen = "127.0.0.1:{self.internal_port}"
 state_dir = "{self.state_dir}"
 
@@ -245,16 +258,7 @@ name = "Claude demo"
   organization_id = "{ORGANIZATION_ID}"
   service_account_id = "svac_demo"
   workspace_id = "wrkspc_demo"
-
-[[client_workload]]
-id = "demo-app"
-identity = "{DEMO_IDENTITY}"
-
-[[access_policy]]
-client_workload = "demo-app"
-server_workload = "api.anthropic.com"
-credential_provider = "claude-demo"
-"""
+{policies}"""
 
     def start(self) -> "IssuerSvc":
         path = self.workdir / "issuer-svc.toml"
