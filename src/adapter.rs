@@ -2,6 +2,7 @@
 //! `proxy_wasm::hostcalls` (which return `Result`, unlike the SDK helpers
 //! that unwrap). No decisions are made here.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,12 +20,18 @@ use crate::worker::{SharedWorker, Worker};
 /// Metric ids by [`Stat::index`]; `None` where the host refused the name.
 type Metrics = Rc<Vec<Option<u32>>>;
 
+/// Cache hits counted since the last root tick, shared by the worker's
+/// contexts: the hit path adds to it, the tick hands the sum to the host in
+/// one call (`None` without a tick: every hit is a host call).
+type PendingHits = Rc<Cell<Option<u64>>>;
+
 /// Creates the root context (one per plugin per worker).
 pub fn new_root(context_id: u32) -> Box<dyn RootContext> {
     Box::new(FilterRoot {
         host: ProxyHost {
             context_id,
             metrics: Rc::new(Vec::new()),
+            pending_hits: Rc::new(Cell::new(None)),
         },
         worker: Worker::shared(None),
     })
@@ -78,7 +85,9 @@ impl RootContext for FilterRoot {
                         .collect(),
                 );
                 cache::ensure_counter(&mut self.host, &cache::count_key(&config.server_workload));
+                self.host.pending_hits.set(Some(0));
                 if let Err(status) = hostcalls::set_tick_period(config.refresh_tick) {
+                    self.host.pending_hits.set(None);
                     log::warn!(
                         "claude-wif[root {}]: no background refresh (tick refused: {status:?})",
                         self.host.context_id
@@ -98,6 +107,7 @@ impl RootContext for FilterRoot {
     }
 
     fn on_tick(&mut self) {
+        self.host.flush_hits();
         let root = self.host.context_id;
         filter::tick(&self.worker, &mut self.host, root);
     }
@@ -109,6 +119,7 @@ impl RootContext for FilterRoot {
             host: ProxyHost {
                 context_id,
                 metrics: self.host.metrics.clone(),
+                pending_hits: self.host.pending_hits.clone(),
             },
             filter: RequestFilter::new(context_id, self.worker.clone()),
         }))
@@ -164,6 +175,25 @@ impl HttpContext for FilterHttp {
 struct ProxyHost {
     context_id: u32,
     metrics: Metrics,
+    pending_hits: PendingHits,
+}
+
+impl ProxyHost {
+    fn add_to_metric(&self, stat: Stat, n: u64) {
+        if let Some(id) = self.metrics.get(stat.index()).copied().flatten() {
+            let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Hands the cache hits counted since the last tick to the host.
+    fn flush_hits(&self) {
+        if let Some(n) = self.pending_hits.get()
+            && n > 0
+        {
+            self.pending_hits.set(Some(0));
+            self.add_to_metric(Stat::CacheHits, n);
+        }
+    }
 }
 
 fn host_error(status: Status) -> HostError {
@@ -274,8 +304,9 @@ impl Host for ProxyHost {
     }
 
     fn count(&self, stat: Stat) {
-        if let Some(id) = self.metrics.get(stat.index()).copied().flatten() {
-            let _ = hostcalls::increment_metric(id, 1);
+        match (stat, self.pending_hits.get()) {
+            (Stat::CacheHits, Some(n)) => self.pending_hits.set(Some(n.saturating_add(1))),
+            _ => self.add_to_metric(stat, 1),
         }
     }
 }

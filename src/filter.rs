@@ -3,17 +3,18 @@
 //! answer locally; and on an upstream 401, drop the token it carried.
 //! Runs over [`Host`]; knows nothing of proxy-wasm.
 
-use claude_wif_api::AccessToken;
 use log::Level;
 
-use crate::cache::{self, Freshness, Slot};
+use std::rc::Rc;
+
+use crate::cache::{self, Freshness};
 use crate::headers;
 use crate::host::{Host, unix_ms};
 use crate::identity;
 use crate::issuer::IssuerError;
 use crate::reply::FilterError;
 use crate::stats::Stat;
-use crate::worker::{Delivery, SharedWorker};
+use crate::worker::{Delivery, Held, Lookup, SharedWorker};
 
 /// What the adapter tells the proxy after the request headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +31,7 @@ enum State {
     /// Paused; the worker resumes or answers it.
     Waiting,
     /// Forwarded from the cache with this token.
-    Forwarded {
-        key: String,
-        token: AccessToken,
-    },
+    Forwarded(Rc<Held>),
     Done,
 }
 
@@ -84,46 +82,36 @@ impl RequestFilter {
             .and_then(|w| w.config())
             .ok_or(FilterError::NotConfigured)?;
         let identity = identity::resolve(&config.identity, host).map_err(FilterError::Identity)?;
-        let key = cache::key(&config.server_workload, &identity);
         let now_ms = unix_ms(host.now());
         let mut worker = self
             .worker
             .try_borrow_mut()
             .map_err(|_| FilterError::Busy)?;
-        worker.touch(&key, &identity, now_ms);
+        let (key, stale) = match worker.lookup(host, &identity, now_ms) {
+            Lookup::Usable(held, freshness) => {
+                drop(worker);
+                headers::apply_bearer(host, &held.bearer).map_err(FilterError::HeaderEdit)?;
 
-        let stale = match cache::lookup(host, &key) {
-            Some(Slot::Token(entry)) => {
-                let freshness = entry.freshness(now_ms, config.refresh);
-                if freshness != Freshness::Stale {
-                    drop(worker);
-                    headers::apply(host, &entry.token).map_err(FilterError::HeaderEdit)?;
-                    host.count(Stat::CacheHits);
-                    if host.log_enabled(Level::Debug) {
-                        let left_s = entry.expires_at_ms.saturating_sub(now_ms) / 1000;
-                        let due = if freshness == Freshness::RefreshAdvised {
-                            ", refresh due"
-                        } else {
-                            ""
-                        };
-                        host.log(
-                            Level::Debug,
-                            &format!(
-                                "cached token {} for {identity} ({left_s}s left{due})",
-                                entry.token
-                            ),
-                        );
-                    }
-                    self.state = State::Forwarded {
-                        key,
-                        token: entry.token,
+                host.count(Stat::CacheHits);
+                if host.log_enabled(Level::Debug) {
+                    let left_s = held.entry.expires_at_ms.saturating_sub(now_ms) / 1000;
+                    let due = if freshness == Freshness::RefreshAdvised {
+                        ", refresh due"
+                    } else {
+                        ""
                     };
-                    return Ok(HeadersAction::Continue);
+                    host.log(
+                        Level::Debug,
+                        &format!(
+                            "cached token {} for {identity} ({left_s}s left{due})",
+                            held.entry.token
+                        ),
+                    );
                 }
-                Some(cache::token_sha256(&entry.token))
+                self.state = State::Forwarded(held);
+                return Ok(HeadersAction::Continue);
             }
-            Some(Slot::Invalidated { stale_sha256 }) => Some(stale_sha256),
-            None => None,
+            Lookup::Wait { key, stale_sha256 } => (key, stale_sha256),
         };
         host.count(Stat::CacheMisses);
         worker.wait_for_token(host, self.ctx, &key, &identity, stale)?;
@@ -142,22 +130,34 @@ impl RequestFilter {
     /// The upstream response headers: a 401 to a request that carried our
     /// token drops that cache entry, if it still holds the same token.
     pub fn on_response_headers<H: Host>(&mut self, host: &mut H) {
-        let carried = match std::mem::replace(&mut self.state, State::Done) {
-            State::Forwarded { key, token } => Some((key, token)),
-            State::Waiting => self
-                .worker
-                .try_borrow_mut()
-                .ok()
-                .and_then(|mut w| w.take_forwarded(self.ctx)),
-            State::Start | State::Done => None,
-        };
-        let Some((key, token)) = carried else {
-            return;
+        let resumed;
+        let held;
+        let (key, token) = match std::mem::replace(&mut self.state, State::Done) {
+            State::Forwarded(from_cache) => {
+                held = from_cache;
+                (&*held.key, &held.entry.token)
+            }
+            State::Waiting => {
+                let Some(carried) = self
+                    .worker
+                    .try_borrow_mut()
+                    .ok()
+                    .and_then(|mut w| w.take_forwarded(self.ctx))
+                else {
+                    return;
+                };
+                resumed = carried;
+                (resumed.0.as_str(), &resumed.1)
+            }
+            State::Start | State::Done => return,
         };
         if host.response_header(":status").as_deref() != Some(b"401") {
             return;
         }
-        if cache::invalidate(host, &key, &token) {
+        if let Ok(mut worker) = self.worker.try_borrow_mut() {
+            worker.drop_held(key, token);
+        }
+        if cache::invalidate(host, key, token) {
             host.count(Stat::Invalidations401);
             host.log(
                 Level::Info,

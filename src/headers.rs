@@ -26,22 +26,33 @@ pub fn merge_beta(values: &[Vec<u8>]) -> String {
     flags.join(",")
 }
 
-/// Applies the edits for `token` to the current request: drop client
-/// credentials, set our Bearer token, and merge [`OAUTH_BETA`] into the
-/// existing `anthropic-beta` values. Stops at the first failure: the caller
-/// must then not forward the request.
+/// The `authorization` value for `token`.
+pub fn bearer(token: &AccessToken) -> String {
+    let mut value = String::with_capacity(7 + token.expose().len());
+    value.push_str("Bearer ");
+    value.push_str(token.expose());
+    value
+}
+
+/// Applies the edits for `token` to the current request; see [`apply_bearer`].
+pub fn apply<H: Host>(host: &mut H, token: &AccessToken) -> Result<(), HostError> {
+    apply_bearer(host, &bearer(token))
+}
+
+/// Applies the edits for a token to the current request, given its
+/// `authorization` value: drop client credentials, set the Bearer token,
+/// and merge [`OAUTH_BETA`] into the existing `anthropic-beta` values.
+/// Stops at the first failure: the caller must then not forward the
+/// request.
 ///
 /// The hot path (no `anthropic-beta` sent) is four host calls: remove
 /// `x-api-key`, set `authorization` (a set replaces every value, so a
 /// client's own `authorization` headers go too), read `anthropic-beta`, set
 /// it. The whole header map is only fetched when the client sent
 /// `anthropic-beta`, to merge repeated values.
-pub fn apply<H: Host>(host: &mut H, token: &AccessToken) -> Result<(), HostError> {
+pub fn apply_bearer<H: Host>(host: &mut H, bearer: &str) -> Result<(), HostError> {
     host.remove_request_header("x-api-key")?;
-    let mut bearer = String::with_capacity(7 + token.expose().len());
-    bearer.push_str("Bearer ");
-    bearer.push_str(token.expose());
-    host.set_request_header("authorization", &bearer)?;
+    host.set_request_header("authorization", bearer)?;
     if host.request_header(ANTHROPIC_BETA).is_none() {
         return host.set_request_header(ANTHROPIC_BETA, OAUTH_BETA);
     }

@@ -16,8 +16,9 @@ use std::rc::Rc;
 use claude_wif_api::AccessToken;
 use log::Level;
 
-use crate::cache::{self, CacheEntry, Freshness, StoreOutcome};
+use crate::cache::{self, CacheEntry, Freshness, Slot, StoreOutcome};
 use crate::config::FilterConfig;
+use crate::config::RefreshPolicy;
 use crate::host::{Host, unix_ms};
 use crate::issuer::{self, IssuedToken, IssuerError, MAX_ANSWER_BYTES};
 use crate::reply::FilterError;
@@ -53,10 +54,73 @@ struct Flight {
     refreshing: Option<CacheEntry>,
 }
 
+/// An identity this worker served recently: refreshed in the background
+/// by the root tick while it keeps being used.
 #[derive(Debug)]
 struct Recent {
-    identity: String,
+    /// Its shared-data key (formatted once, not per request).
+    key: Rc<str>,
     last_used_ms: u64,
+    /// The cache entry as this worker last decoded it (re-read from shared
+    /// data by every request and root tick; dropped on an upstream 401 to
+    /// its token).
+    held: Option<Rc<Held>>,
+    /// The hash of the token the entry says was rejected upstream (by any
+    /// worker), when it holds that record instead of a token.
+    rejected_sha256: Option<String>,
+    /// The shared-data version `held` was decoded from (decoded again only
+    /// when it changed).
+    held_cas: Option<u32>,
+}
+
+impl Recent {
+    /// Reads the shared-data entry into `held`, decoding it only when its
+    /// version changed.
+    fn reread<H: Host>(&mut self, host: &H) {
+        let (value, cas) = host.shared_data(&self.key);
+        if value.is_some() && cas.is_some() && cas == self.held_cas {
+            return;
+        }
+        (self.held, self.rejected_sha256) = match value.and_then(|v| Slot::decode(&v)) {
+            Some(Slot::Token(entry)) => (Some(Rc::new(Held::new(self.key.clone(), entry))), None),
+            Some(Slot::Invalidated { stale_sha256 }) => (None, Some(stale_sha256)),
+            None => (None, None),
+        };
+        self.held_cas = cas;
+    }
+}
+
+/// A cached token as a hit uses it: the entry, its key, and the
+/// `authorization` value built once.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Held {
+    pub key: Rc<str>,
+    pub entry: CacheEntry,
+    /// `Bearer <token>`.
+    pub bearer: String,
+}
+
+impl Held {
+    fn new(key: Rc<str>, entry: CacheEntry) -> Self {
+        Self {
+            key,
+            bearer: crate::headers::bearer(&entry.token),
+            entry,
+        }
+    }
+}
+
+/// What the cache holds for a request's identity.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A token, fresh or due for a background refresh.
+    Usable(Rc<Held>, Freshness),
+    /// No usable token: wait for an issuer call under `key`, naming the
+    /// token it replaces (stale, or rejected upstream) if any.
+    Wait {
+        key: Rc<str>,
+        stale_sha256: Option<String>,
+    },
 }
 
 /// Requests to resume with a token, or to answer with an error.
@@ -76,6 +140,7 @@ pub struct Worker {
     waiting: HashMap<u32, String>,
     /// resumed request → (key, token it carried upstream)
     forwarded: HashMap<u32, (String, AccessToken)>,
+    /// identity → what this worker knows of its cache entry
     recent: HashMap<String, Recent>,
 }
 
@@ -114,17 +179,62 @@ impl Worker {
         self.recent.len()
     }
 
-    /// Notes that a request used `key`; bounded by `max_identities`
-    /// (the least recently used key is forgotten first).
-    pub fn touch(&mut self, key: &str, identity: &str, now_ms: u64) {
-        if let Some(recent) = self.recent.get_mut(key) {
+    /// Looks `identity` up in the cache: one shared-data read, decoded only
+    /// when its version changed since this worker last decoded it (a hit on
+    /// an unchanged entry parses and allocates nothing). Notes the identity
+    /// as used (for background refresh), bounded by `max_identities` (the
+    /// least recently used is forgotten first).
+    pub fn lookup<H: Host>(&mut self, host: &H, identity: &str, now_ms: u64) -> Lookup {
+        let Some(config) = self.config.as_ref() else {
+            return Lookup::Wait {
+                key: Rc::from(""),
+                stale_sha256: None,
+            };
+        };
+        let policy = config.refresh;
+        if let Some(recent) = self.recent.get_mut(identity) {
             recent.last_used_ms = now_ms;
-            return;
+        } else {
+            let key: Rc<str> = Rc::from(cache::key(&config.server_workload, identity));
+            let max = usize::try_from(config.max_identities).unwrap_or(usize::MAX);
+            self.remember(identity, key, max, now_ms);
         }
-        let max = self.config.as_ref().map_or(1, |c| {
-            usize::try_from(c.max_identities).unwrap_or(usize::MAX)
-        });
-        if self.recent.len() >= max {
+        let Some(recent) = self.recent.get_mut(identity) else {
+            return Lookup::Wait {
+                key: Rc::from(""),
+                stale_sha256: None,
+            };
+        };
+        recent.reread(host);
+        match &recent.held {
+            Some(held) => usable_or_wait(held, now_ms, policy),
+            None => Lookup::Wait {
+                key: recent.key.clone(),
+                stale_sha256: recent.rejected_sha256.clone(),
+            },
+        }
+    }
+
+    /// Forgets this worker's copy of `key`'s entry if it holds `token`
+    /// (the upstream rejected it).
+    pub fn drop_held(&mut self, key: &str, token: &AccessToken) {
+        for recent in self.recent.values_mut() {
+            if &*recent.key == key
+                && recent
+                    .held
+                    .as_ref()
+                    .is_some_and(|held| held.entry.token == *token)
+            {
+                recent.held = None;
+                recent.held_cas = None;
+            }
+        }
+    }
+
+    /// Starts tracking `identity`, forgetting the least recently used one
+    /// when `max` are tracked already.
+    fn remember(&mut self, identity: &str, key: Rc<str>, max: usize, now_ms: u64) -> &mut Recent {
+        if self.recent.len() >= max.max(1) {
             let oldest = self
                 .recent
                 .iter()
@@ -134,13 +244,13 @@ impl Worker {
                 self.recent.remove(&oldest);
             }
         }
-        self.recent.insert(
-            key.to_owned(),
-            Recent {
-                identity: identity.to_owned(),
-                last_used_ms: now_ms,
-            },
-        );
+        self.recent.entry(identity.to_owned()).or_insert(Recent {
+            key,
+            last_used_ms: now_ms,
+            held: None,
+            rejected_sha256: None,
+            held_cas: None,
+        })
     }
 
     /// Makes request `ctx` wait for a token for `key`: joins the call in
@@ -252,7 +362,7 @@ impl Worker {
     /// Stores an issued token (unless it is no newer than the one being
     /// refreshed) and returns it.
     fn keep<H: Host>(
-        &self,
+        &mut self,
         host: &mut H,
         config: &FilterConfig,
         key: &str,
@@ -282,7 +392,15 @@ impl Worker {
         }
         let count_key = cache::count_key(&config.server_workload);
         match cache::store(host, key, &count_key, config.max_identities, &entry) {
-            StoreOutcome::Stored | StoreOutcome::KeptNewer | StoreOutcome::LostRace => {}
+            StoreOutcome::Stored => {
+                // This worker's own hits use the new token at once.
+                if let Some(recent) = self.recent.get_mut(&flight.identity) {
+                    recent.held = Some(Rc::new(Held::new(recent.key.clone(), entry.clone())));
+                    recent.rejected_sha256 = None;
+                    recent.held_cas = None;
+                }
+            }
+            StoreOutcome::KeptNewer | StoreOutcome::LostRace => {}
             StoreOutcome::Full => {
                 host.count(Stat::CacheFull);
                 host.log(
@@ -356,18 +474,25 @@ impl Worker {
         self.recent
             .retain(|_, r| r.last_used_ms.saturating_add(window_ms) >= now_ms);
         let mut failed = self.retry_orphans(host, &config);
-        let keys: Vec<(String, String)> = self
-            .recent
-            .iter()
-            .filter(|(k, _)| !self.flights.contains_key(*k))
-            .map(|(k, r)| (k.clone(), r.identity.clone()))
-            .collect();
+        let mut due: Vec<(String, String, CacheEntry)> = Vec::new();
+        for (identity, recent) in &mut self.recent {
+            recent.reread(host);
+            let Some(held) = &recent.held else {
+                continue;
+            };
+            if held.entry.freshness(now_ms, config.refresh) != Freshness::Fresh
+                && now_ms >= held.entry.refresh_after_ms
+                && !self.flights.contains_key(&*recent.key)
+            {
+                due.push((recent.key.to_string(), identity.clone(), held.entry.clone()));
+            }
+        }
         let mut started = 0;
-        for (key, identity) in keys {
+        for (key, identity, entry) in due {
             if started >= MAX_REFRESHES_PER_TICK {
                 break;
             }
-            if self.start_refresh(host, &config, &key, &identity, now_ms) {
+            if self.start_refresh(host, &config, &key, &identity, entry, now_ms) {
                 started += 1;
             }
         }
@@ -414,24 +539,17 @@ impl Worker {
         failed
     }
 
-    /// Starts one background refresh if `key`'s token is in its advisory
-    /// window and this worker wins the refresh lease. `true` if started.
+    /// Starts one background refresh of `entry` (in its advisory window) if
+    /// this worker wins the refresh lease. `true` if started.
     fn start_refresh<H: Host>(
         &mut self,
         host: &mut H,
         config: &FilterConfig,
         key: &str,
         identity: &str,
+        entry: CacheEntry,
         now_ms: u64,
     ) -> bool {
-        let Some(entry) = cache::lookup_token(host, key) else {
-            return false;
-        };
-        if entry.freshness(now_ms, config.refresh) == Freshness::Fresh
-            || now_ms < entry.refresh_after_ms
-        {
-            return false;
-        }
         let timeout_ms = u64::try_from(config.issuer.timeout.as_millis()).unwrap_or(u64::MAX);
         let lease_until = now_ms.saturating_add(timeout_ms).saturating_add(1000);
         if !cache::set_refresh_after(host, key, &entry.token, lease_until) {
@@ -471,6 +589,18 @@ impl Worker {
                 false
             }
         }
+    }
+}
+
+/// A held token's verdict now: usable (maybe due for refresh), or too close
+/// to expiry: wait for a new one, naming this one as stale.
+fn usable_or_wait(held: &Rc<Held>, now_ms: u64, policy: RefreshPolicy) -> Lookup {
+    match held.entry.freshness(now_ms, policy) {
+        Freshness::Stale => Lookup::Wait {
+            key: held.key.clone(),
+            stale_sha256: Some(cache::token_sha256(&held.entry.token)),
+        },
+        freshness => Lookup::Usable(held.clone(), freshness),
     }
 }
 

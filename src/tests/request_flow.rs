@@ -399,3 +399,123 @@ fn refused_requests_are_logged_with_their_status() {
     assert!(logs.iter().any(|(level, line)| *level == log::Level::Warn
         && line == "refused the request (503): issuer-svc did not answer (timeout or connection failure)"));
 }
+
+/// One worker serving `n` requests in turn on a fresh request side each;
+/// returns the `authorization` each one was forwarded with (None: paused or answered).
+fn forwarded_bearers(
+    worker: &crate::worker::SharedWorker,
+    host: &mut FakeHost,
+    n: u32,
+) -> Vec<Option<String>> {
+    (0..n)
+        .map(|i| {
+            host.request_headers.clear();
+            let mut filter = RequestFilter::new(100 + i, worker.clone());
+            match filter.on_request_headers(host) {
+                HeadersAction::Continue => host.request_header("authorization"),
+                HeadersAction::Pause => None,
+            }
+        })
+        .collect()
+}
+
+fn static_worker() -> crate::worker::SharedWorker {
+    Worker::shared(Some(config(&format!(
+        r#"{{"source":"static","value":"{ID}"}}"#
+    ))))
+}
+
+fn bearer_of(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+#[test]
+fn a_hit_decodes_an_entry_once_per_version() {
+    let worker = static_worker();
+    let mut host = cached(FakeHost::new(), 3_600_000);
+    host.shared.get_mut(KEY).unwrap().1 = 5;
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 1),
+        vec![bearer_of(TOKEN)]
+    );
+    // Same version, other bytes (a host never does this): the entry decoded
+    // at version 5 is used, so a hit parses nothing.
+    let other = format!("2|{}|3600|0|sk-ant-oat01-OTHER", host.now_ms() + 3_600_000);
+    host.shared
+        .insert(KEY.into(), (other.clone().into_bytes(), 5));
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 2),
+        vec![bearer_of(TOKEN), bearer_of(TOKEN)]
+    );
+    // A new version (another worker stored a token) is used at once.
+    host.shared.insert(KEY.into(), (other.into_bytes(), 6));
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 1),
+        vec![bearer_of("sk-ant-oat01-OTHER")]
+    );
+    assert_eq!(host.count_of(crate::stats::Stat::CacheHits), 4);
+    assert!(host.dispatches.is_empty());
+}
+
+fn stale_sha_of_dispatch(host: &FakeHost, i: usize) -> String {
+    let body: serde_json::Value = serde_json::from_slice(&host.dispatches[i].body).unwrap();
+    body["stale_token_sha256"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn an_invalidation_by_another_worker_is_seen_by_the_next_request() {
+    let worker = static_worker();
+    let mut host = cached(FakeHost::new(), 3_600_000);
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 1),
+        vec![bearer_of(TOKEN)]
+    );
+    let sha = crate::cache::token_sha256(&claude_wif_api::AccessToken::new(TOKEN));
+    host.shared
+        .insert(KEY.into(), (format!("2|-|{sha}").into_bytes(), 2));
+    crate::filter::tick(&worker, &mut host, 0);
+    assert_eq!(forwarded_bearers(&worker, &mut host, 1), vec![None]);
+    assert_eq!(host.dispatches.len(), 1);
+    assert_eq!(stale_sha_of_dispatch(&host, 0), sha);
+}
+
+#[test]
+fn a_401_drops_the_workers_copy_even_when_another_worker_invalidated_first() {
+    let worker = static_worker();
+    let mut host = cached(FakeHost::new(), 3_600_000);
+    let mut filter = RequestFilter::new(7, worker.clone());
+    assert_eq!(
+        filter.on_request_headers(&mut host),
+        HeadersAction::Continue
+    );
+    let sha = crate::cache::token_sha256(&claude_wif_api::AccessToken::new(TOKEN));
+    host.shared
+        .insert(KEY.into(), (format!("2|-|{sha}").into_bytes(), 2));
+    host.response_headers = vec![(":status".into(), b"401".to_vec())];
+    filter.on_response_headers(&mut host);
+    assert_eq!(forwarded_bearers(&worker, &mut host, 1), vec![None]);
+    assert_eq!(stale_sha_of_dispatch(&host, 0), sha);
+}
+
+#[test]
+fn a_copy_in_its_mandatory_window_is_replaced_from_shared_data_without_waiting() {
+    let worker = static_worker();
+    let mut host = cached(FakeHost::new(), 3_600_000);
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 1),
+        vec![bearer_of(TOKEN)]
+    );
+    // Another worker refreshed it; this worker's copy then ages into its
+    // mandatory window (30 s) before any tick ran.
+    host.advance(Duration::from_secs(3_600 - 20));
+    let newer = format!("2|{}|3600|0|sk-ant-oat01-NEWER", host.now_ms() + 3_000_000);
+    host.shared.insert(KEY.into(), (newer.into_bytes(), 2));
+    assert_eq!(
+        forwarded_bearers(&worker, &mut host, 1),
+        vec![bearer_of("sk-ant-oat01-NEWER")]
+    );
+    assert!(host.dispatches.is_empty());
+}

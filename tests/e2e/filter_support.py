@@ -35,9 +35,13 @@ def require_cryptography():
         )
 
 
-def envoy_stats(envoy: Envoy) -> dict[str, int]:
+def envoy_stats(envoy: Envoy, *, settle: bool = False) -> dict[str, int]:
     """The filter's counters from Envoy's admin `/stats`, by short name
-    (`cache_hits`, …); Envoy shows them as `wasmcustom.claude_wif.<name>`."""
+    (`cache_hits`, …); Envoy shows them as `wasmcustom.claude_wif.<name>`.
+    `cache_hits` is handed to Envoy once per refresh tick (1 s by default):
+    with `settle`, wait for the next tick first."""
+    if settle:
+        time.sleep(1.5)
     resp = http("GET", f"http://127.0.0.1:{envoy.admin_port}/stats?filter=claude_wif")
     assert resp.status == 200, resp.body
     stats = {}

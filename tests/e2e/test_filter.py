@@ -47,7 +47,7 @@ def test_cold_burst_of_200_requests_makes_one_exchange(stack):
     assert counters["requests_with_valid_token"] == 200
     assert counters["requests_without_valid_token"] == 0
     assert issuer_token_requests(stack.issuer.internal_url) <= 2, "at most one issuer call per worker"
-    stats = envoy_stats(envoy)
+    stats = envoy_stats(envoy, settle=True)
     assert stats["issuer_calls_ok"] <= 2
     assert stats["cache_hits"] + stats["cache_misses"] == 200
     assert stats["requests_paused"] == stats["cache_misses"]
