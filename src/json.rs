@@ -7,6 +7,7 @@
 //! than [`MAX_DEPTH`]. Numbers are kept as their text. Error messages give
 //! a byte offset and never quote the input, except a duplicate key's name.
 
+use std::collections::HashSet;
 use std::fmt;
 
 /// Deepest nesting of arrays and objects accepted.
@@ -434,27 +435,21 @@ impl Parser<'_> {
 }
 
 /// Index of the first member whose key an earlier member already has.
-/// Sorting keeps this O(n log n) for objects with many members.
+/// A hash set keeps this linear for objects with many members.
 fn first_duplicate(members: &[(String, Value)]) -> Option<usize> {
-    let key = |i: usize| members.get(i).map_or("", |(k, _)| k.as_str());
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
-    order
-        .windows(2)
-        .filter_map(|pair| match pair {
-            [a, b] if key(*a) == key(*b) => Some(*b),
-            _ => None,
-        })
-        .min()
+    let mut seen = HashSet::with_capacity(members.len());
+    members
+        .iter()
+        .position(|(key, _)| !seen.insert(key.as_str()))
 }
 
-/// `text` quoted and escaped for a message, cut to a bounded length.
-fn quote(text: &str) -> String {
-    let mut short: String = text.chars().take(MAX_QUOTED_CHARS).collect();
-    if text.chars().nth(MAX_QUOTED_CHARS).is_some() {
-        short.push('…');
+/// `text` quoted and escaped for a message (no log injection), cut to a
+/// bounded length.
+pub(crate) fn quote(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((end, _)) => format!("{:?}…", text.get(..end).unwrap_or_default()),
+        None => format!("{text:?}"),
     }
-    format!("{short:?}")
 }
 
 /// Appends `text` as a JSON string (with its quotes). Escapes `"`, `\` and
@@ -462,25 +457,32 @@ fn quote(text: &str) -> String {
 pub fn write_string(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => {
-                let code = u32::from(c) as usize;
+    let mut rest = text;
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)
+    {
+        // `at` is an ASCII byte, so both splits are on char boundaries.
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let byte = rest.as_bytes().get(at).copied().unwrap_or_default();
+        rest = rest.get(at + 1..).unwrap_or_default();
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
                 out.push_str("\\u00");
-                for nibble in [code >> 4, code & 0xf] {
-                    out.push(HEX.get(nibble).map_or('0', |&h| char::from(h)));
+                for nibble in [byte >> 4, byte & 0xf] {
+                    out.push(HEX.get(usize::from(nibble)).map_or('0', |&h| char::from(h)));
                 }
             }
-            c => out.push(c),
         }
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -814,7 +816,7 @@ mod tests {
         let e = err(&format!(r#"{{"{long}":1,"{long}":2}}"#));
         assert_eq!(
             e.message(),
-            format!("duplicate key \"{}…\"", "x".repeat(64))
+            format!("duplicate key \"{}\"…", "x".repeat(64))
         );
         let e = err(r#"{"a\nb":1,"a\nb":2}"#);
         assert_eq!(e.message(), r#"duplicate key "a\nb""#);
