@@ -158,6 +158,7 @@ const FIELDS: [&str; 11] = [
 ];
 /// The values of `identity.source`.
 const SOURCES: [&str; 4] = ["static", "header", "peer_uri_san", "jwt"];
+/// The members of a `jwt` identity source.
 const JWT_FIELDS: [&str; 7] = [
     "source",
     "header",

@@ -18,11 +18,15 @@ const MAX_QUOTED_CHARS: usize = 64;
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// A number, as its JSON text (the grammar is checked when parsing).
     Number(String),
+    /// A string, escapes decoded.
     String(String),
+    /// An array, in document order.
     Array(Vec<Value>),
     /// Members in document order; keys are unique.
     Object(Vec<(String, Value)>),
