@@ -4,11 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use claude_wif_api::{DEFAULT_SERVER_WORKLOAD, MAX_IDENTITY_LEN, TOKEN_PATH};
-use serde::Deserialize;
-
 use crate::identity::IdentitySource;
+use crate::json::{self, Value};
 use crate::jwt::{JwtKey, JwtSource, MAX_KEYS};
+use claude_wif_api::{DEFAULT_SERVER_WORKLOAD, MAX_IDENTITY_LEN, TOKEN_PATH};
 
 /// Header name used by `{"source":"header"}` when `name` is not given.
 pub const DEFAULT_IDENTITY_HEADER: &str = "x-client-workload";
@@ -109,92 +108,78 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
+/// The configuration as written, defaults filled in, not yet validated.
+struct RawConfig<'a> {
     issuer_cluster: Option<String>,
-    #[serde(default = "default_authority")]
     issuer_authority: String,
-    #[serde(default = "default_token_path")]
     token_path: String,
-    #[serde(default = "default_timeout_ms")]
     timeout_ms: u64,
-    #[serde(default = "default_server_workload")]
     server_workload: String,
-    identity: Option<RawIdentity>,
-    #[serde(default = "default_advisory")]
+    identity: Option<RawIdentity<'a>>,
     advisory_refresh_s: u64,
-    #[serde(default = "default_mandatory")]
     mandatory_refresh_s: u64,
-    #[serde(default)]
     internal_api_key: Option<String>,
-    #[serde(default = "default_max_identities")]
     max_identities: u64,
-    #[serde(default = "default_refresh_tick_ms")]
     refresh_tick_ms: u64,
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
-enum RawIdentity {
+/// The `identity` object as written, by its `source`.
+enum RawIdentity<'a> {
     Static {
         value: String,
     },
     Header {
-        #[serde(default = "default_identity_header")]
         name: String,
     },
-    PeerUriSan {},
+    PeerUriSan,
     Jwt {
-        #[serde(default = "default_jwt_header")]
         header: String,
         issuer: String,
         audiences: Vec<String>,
-        #[serde(default = "default_claim")]
         claim: String,
-        keys: Vec<serde_json::Value>,
-        #[serde(default = "default_leeway")]
+        keys: &'a [Value],
         leeway_s: u64,
     },
 }
 
-fn default_jwt_header() -> String {
-    "authorization".to_owned()
-}
-fn default_claim() -> String {
-    "sub".to_owned()
-}
-fn default_leeway() -> u64 {
-    30
-}
-fn default_max_identities() -> u64 {
-    10_000
-}
-fn default_refresh_tick_ms() -> u64 {
-    1_000
-}
+/// The top-level fields, in the order they are read.
+const FIELDS: [&str; 11] = [
+    "issuer_cluster",
+    "issuer_authority",
+    "token_path",
+    "timeout_ms",
+    "server_workload",
+    "identity",
+    "advisory_refresh_s",
+    "mandatory_refresh_s",
+    "internal_api_key",
+    "max_identities",
+    "refresh_tick_ms",
+];
+/// The values of `identity.source`.
+const SOURCES: [&str; 4] = ["static", "header", "peer_uri_san", "jwt"];
+/// The members of a `jwt` identity source.
+const JWT_FIELDS: [&str; 7] = [
+    "source",
+    "header",
+    "issuer",
+    "audiences",
+    "claim",
+    "keys",
+    "leeway_s",
+];
+/// Longest member name shown unquoted in a field path or message.
+const MAX_SHOWN_NAME: usize = 64;
 
-fn default_authority() -> String {
-    "issuer-svc".to_owned()
-}
-fn default_token_path() -> String {
-    TOKEN_PATH.to_owned()
-}
-fn default_timeout_ms() -> u64 {
-    5_000
-}
-fn default_server_workload() -> String {
-    DEFAULT_SERVER_WORKLOAD.to_owned()
-}
-fn default_advisory() -> u64 {
-    120
-}
-fn default_mandatory() -> u64 {
-    30
-}
-fn default_identity_header() -> String {
-    DEFAULT_IDENTITY_HEADER.to_owned()
-}
+const DEFAULT_AUTHORITY: &str = "issuer-svc";
+const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+const DEFAULT_ADVISORY_S: u64 = 120;
+const DEFAULT_MANDATORY_S: u64 = 30;
+const DEFAULT_MAX_IDENTITIES: u64 = 10_000;
+const DEFAULT_REFRESH_TICK_MS: u64 = 1_000;
+const DEFAULT_JWT_HEADER: &str = "authorization";
+const DEFAULT_CLAIM: &str = "sub";
+const DEFAULT_LEEWAY_S: u64 = 30;
 
 impl FilterConfig {
     /// Parses and validates the plugin configuration bytes. Empty bytes are
@@ -205,46 +190,275 @@ impl FilterConfig {
         } else {
             bytes
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let raw: RawConfig = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| ConfigErrors(vec![serde_error(e)]))?;
-        de.end()
+        let value = json::parse(bytes)
             .map_err(|e| ConfigErrors(vec![ConfigError::new(".", e.to_string())]))?;
-        validate(raw)
+        validate(decode(&value)?)
     }
 }
 
-fn serde_error(e: serde_path_to_error::Error<serde_json::Error>) -> ConfigError {
-    let path = e.path().to_string();
-    let field = if path.is_empty() {
-        ".".to_owned()
-    } else {
-        path
-    };
-    if field.starts_with("internal_api_key") {
-        // serde echoes the offending value; never put the key in a log line.
-        return ConfigError::new(field, "must be a string or null");
+/// Reads the members of one JSON object into typed fields. Every member of
+/// the wrong type adds an error naming its path; its default is used.
+struct Reader<'a, 'e> {
+    /// Path of the object itself; empty at the top level.
+    path: &'static str,
+    members: &'a [(String, Value)],
+    errors: &'e mut Vec<ConfigError>,
+}
+
+impl<'a> Reader<'a, '_> {
+    fn field(&self, name: &str) -> String {
+        let name = shown_name(name);
+        if self.path.is_empty() {
+            name
+        } else {
+            format!("{}.{name}", self.path)
+        }
     }
-    let message = e.into_inner().to_string();
-    // Inside the tagged `identity` enum serde reports the parent's path for an
-    // unknown field; name the field itself, as at the top level.
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .and_then(|rest| rest.split('`').next());
-    let field = match unknown {
-        Some(name) if field != name && !field.ends_with(&format!(".{name}")) => {
-            if field == "." {
-                name.to_owned()
-            } else {
-                format!("{field}.{name}")
+
+    fn error(&mut self, name: &str, message: impl Into<String>) {
+        let field = self.field(name);
+        self.errors.push(ConfigError::new(field, message));
+    }
+
+    fn expected(&mut self, name: &str, what: &str, found: &Value) {
+        self.error(name, format!("expected {what}, found {}", found.kind()));
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        json::get(self.members, name)
+    }
+
+    /// One error per member not in `known`.
+    fn refuse_unknown(&mut self, known: &[&str]) {
+        let members = self.members;
+        for (name, _) in members {
+            if !known.contains(&name.as_str()) {
+                let message = format!(
+                    "unknown field `{}`, expected one of {}",
+                    shown_name(name),
+                    one_of(known)
+                );
+                self.error(name, message);
             }
         }
-        _ => field,
-    };
-    ConfigError::new(field, message)
+    }
+
+    /// A string; `default` if absent.
+    fn string(&mut self, name: &str, default: &str) -> String {
+        self.optional_string(name, false)
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    /// A string that must be present (`source` names the variant needing it).
+    fn required_string(&mut self, name: &str, source: &str) -> String {
+        if self.get(name).is_none() {
+            self.error(name, format!("required for source `{source}`"));
+        }
+        self.optional_string(name, false).unwrap_or_default()
+    }
+
+    /// A string or, if `null_ok`, null; `None` if absent, null or wrong.
+    fn optional_string(&mut self, name: &str, null_ok: bool) -> Option<String> {
+        match self.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null if null_ok => None,
+            other => {
+                let what = if null_ok {
+                    "a string or null"
+                } else {
+                    "a string"
+                };
+                self.expected(name, what, other);
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer; `default` if absent.
+    fn u64(&mut self, name: &str, default: u64) -> u64 {
+        match self.get(name) {
+            None => default,
+            Some(value) => value.as_u64().unwrap_or_else(|| {
+                self.expected(name, "a non-negative integer", value);
+                default
+            }),
+        }
+    }
+
+    /// An array that must be present.
+    fn required_array(&mut self, name: &str, source: &str) -> &'a [Value] {
+        match self.get(name) {
+            None => {
+                self.error(name, format!("required for source `{source}`"));
+                &[]
+            }
+            Some(Value::Array(items)) => items,
+            Some(other) => {
+                self.expected(name, "an array", other);
+                &[]
+            }
+        }
+    }
+
+    /// An array of strings that must be present.
+    fn required_strings(&mut self, name: &str, source: &str) -> Vec<String> {
+        let items = self.required_array(name, source);
+        let mut strings = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(s) => strings.push(s.clone()),
+                other => self.expected(&format!("{name}[{i}]"), "a string", other),
+            }
+        }
+        strings
+    }
 }
 
-fn validate(raw: RawConfig) -> Result<FilterConfig, ConfigErrors> {
+/// A member name as shown in paths and messages: as is if short visible
+/// ASCII, else quoted with escapes and cut short (no log injection).
+fn shown_name(name: &str) -> String {
+    let plain = |c: char| c.is_ascii_graphic() && c != '`' && c != '"';
+    if name.len() <= MAX_SHOWN_NAME && !name.is_empty() && name.chars().all(plain) {
+        name.to_owned()
+    } else {
+        json::quote(name)
+    }
+}
+
+/// "`a`, `b`, `c`".
+fn one_of(names: &[&str]) -> String {
+    let mut out = String::new();
+    for name in names {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push('`');
+        out.push_str(name);
+        out.push('`');
+    }
+    out
+}
+
+/// The typed configuration, or every type, shape and unknown-field error.
+fn decode(value: &Value) -> Result<RawConfig<'_>, ConfigErrors> {
+    let mut errors = Vec::new();
+    let Some(members) = value.as_object() else {
+        let message = format!("expected a JSON object, found {}", value.kind());
+        return Err(ConfigErrors(vec![ConfigError::new(".", message)]));
+    };
+    let mut r = Reader {
+        path: "",
+        members,
+        errors: &mut errors,
+    };
+    r.refuse_unknown(&FIELDS);
+    let issuer_cluster = r.optional_string("issuer_cluster", true);
+    let issuer_authority = r.string("issuer_authority", DEFAULT_AUTHORITY);
+    let token_path = r.string("token_path", TOKEN_PATH);
+    let timeout_ms = r.u64("timeout_ms", DEFAULT_TIMEOUT_MS);
+    let server_workload = r.string("server_workload", DEFAULT_SERVER_WORKLOAD);
+    let identity = match r.get("identity") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(members)) => decode_identity(members, r.errors),
+        Some(other) => {
+            r.expected("identity", "an object", other);
+            None
+        }
+    };
+    let advisory_refresh_s = r.u64("advisory_refresh_s", DEFAULT_ADVISORY_S);
+    let mandatory_refresh_s = r.u64("mandatory_refresh_s", DEFAULT_MANDATORY_S);
+    let internal_api_key = match r.get("internal_api_key") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(key)) => Some(key.clone()),
+        // Never echo any part of the key, whatever its type.
+        Some(_) => {
+            r.error("internal_api_key", "must be a string or null");
+            None
+        }
+    };
+    let max_identities = r.u64("max_identities", DEFAULT_MAX_IDENTITIES);
+    let refresh_tick_ms = r.u64("refresh_tick_ms", DEFAULT_REFRESH_TICK_MS);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    Ok(RawConfig {
+        issuer_cluster,
+        issuer_authority,
+        token_path,
+        timeout_ms,
+        server_workload,
+        identity,
+        advisory_refresh_s,
+        mandatory_refresh_s,
+        internal_api_key,
+        max_identities,
+        refresh_tick_ms,
+    })
+}
+
+/// The `identity` object by its `source`; `None` after an error.
+fn decode_identity<'a>(
+    members: &'a [(String, Value)],
+    errors: &mut Vec<ConfigError>,
+) -> Option<RawIdentity<'a>> {
+    let mut r = Reader {
+        path: "identity",
+        members,
+        errors,
+    };
+    let source = match r.get("source") {
+        Some(Value::String(source)) => source.as_str(),
+        None => {
+            r.error("source", format!("required: one of {}", one_of(&SOURCES)));
+            return None;
+        }
+        Some(other) => {
+            r.expected("source", "a string", other);
+            return None;
+        }
+    };
+    let identity = match source {
+        "static" => {
+            r.refuse_unknown(&["source", "value"]);
+            RawIdentity::Static {
+                value: r.required_string("value", source),
+            }
+        }
+        "header" => {
+            r.refuse_unknown(&["source", "name"]);
+            RawIdentity::Header {
+                name: r.string("name", DEFAULT_IDENTITY_HEADER),
+            }
+        }
+        "peer_uri_san" => {
+            r.refuse_unknown(&["source"]);
+            RawIdentity::PeerUriSan
+        }
+        "jwt" => {
+            r.refuse_unknown(&JWT_FIELDS);
+            RawIdentity::Jwt {
+                header: r.string("header", DEFAULT_JWT_HEADER),
+                issuer: r.required_string("issuer", source),
+                audiences: r.required_strings("audiences", source),
+                claim: r.string("claim", DEFAULT_CLAIM),
+                keys: r.required_array("keys", source),
+                leeway_s: r.u64("leeway_s", DEFAULT_LEEWAY_S),
+            }
+        }
+        unknown => {
+            let message = format!(
+                "unknown variant `{}`, expected one of {}",
+                shown_name(unknown),
+                one_of(&SOURCES)
+            );
+            r.error("source", message);
+            return None;
+        }
+    };
+    Some(identity)
+}
+
+fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
     let mut errors = Vec::new();
     let mut check = |field: &str, result: Result<(), String>| {
         if let Err(message) = result {
@@ -311,7 +525,7 @@ fn validate(raw: RawConfig) -> Result<FilterConfig, ConfigErrors> {
             check("identity.name", identity_header(&name));
             Some(IdentitySource::Header(name))
         }
-        Some(RawIdentity::PeerUriSan {}) => Some(IdentitySource::PeerUriSan),
+        Some(RawIdentity::PeerUriSan) => Some(IdentitySource::PeerUriSan),
         Some(RawIdentity::Jwt {
             header,
             issuer,

@@ -1,9 +1,10 @@
 //! The issuer-svc call, sans-IO: build `POST /v1/token`, parse its answer.
 
-use claude_wif_api::{AccessToken, ErrorResponse, TokenRequest, TokenResponse};
+use claude_wif_api::{AccessToken, ErrorCode};
 
 use crate::cache::is_valid_token;
 use crate::config::IssuerConfig;
+use crate::json::{self, ObjectWriter, Value};
 
 /// Longest issuer answer body read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -41,14 +42,17 @@ pub fn build_request(
     if let Some(key) = &config.internal_api_key {
         headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
-    let body = TokenRequest {
-        client_workload: client_workload.to_owned(),
-        server_workload: server_workload.to_owned(),
-        stale_token_sha256: stale_token_sha256.map(str::to_owned),
-    };
-    // Serializing strings cannot fail; an empty body would be refused by issuer-svc.
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    IssuerRequest { headers, body }
+    // The wire shape of `claude_wif_api::TokenRequest`.
+    let mut body = ObjectWriter::new()
+        .string("client_workload", client_workload)
+        .string("server_workload", server_workload);
+    if let Some(hash) = stale_token_sha256 {
+        body = body.string("stale_token_sha256", hash);
+    }
+    IssuerRequest {
+        headers,
+        body: body.finish().into_bytes(),
+    }
 }
 
 /// A token issuer-svc handed out.
@@ -92,39 +96,80 @@ pub fn parse_response(status: Option<&[u8]>, body: &[u8]) -> Result<IssuedToken,
 }
 
 fn parse_token(body: &[u8]) -> Result<IssuedToken, String> {
-    // serde's message is not passed on: it could quote part of the body.
-    let answer: TokenResponse = serde_json::from_slice(body).map_err(|e| {
-        format!(
-            "answer body is not a token response (line {} column {})",
-            e.line(),
-            e.column()
-        )
-    })?;
-    if !answer.token_type.eq_ignore_ascii_case("bearer") {
+    // Neither the parser's message nor a value is passed on: the body holds
+    // the token. Positions and member names are safe to report.
+    let not_a_token = |detail: String| format!("answer body is not a token response ({detail})");
+    let answer = json::parse(body)
+        .map_err(|e| not_a_token(format!("line {} column {}", e.line(), e.column())))?;
+    // The wire shape of `claude_wif_api::TokenResponse`; other members are ignored.
+    let members = answer
+        .as_object()
+        .ok_or_else(|| not_a_token(format!("expected an object, found {}", answer.kind())))?;
+    let string = |name: &str| match json::get(members, name) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(other) => Err(not_a_token(format!(
+            "{name}: expected a string, found {}",
+            other.kind()
+        ))),
+        None => Err(not_a_token(format!("{name} is missing"))),
+    };
+    let access_token = string("access_token")?;
+    let token_type = string("token_type")?;
+    let expires_in = match json::get(members, "expires_in") {
+        Some(value) => value.as_u64().ok_or_else(|| {
+            not_a_token(format!(
+                "expires_in: expected a non-negative integer, found {}",
+                value.kind()
+            ))
+        })?,
+        None => return Err(not_a_token("expires_in is missing".into())),
+    };
+    let credential_provider = string("credential_provider")?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(format!(
             "token_type is {:?}, expected Bearer",
-            sanitize(&answer.token_type)
+            sanitize(token_type)
         ));
     }
-    if !is_valid_token(answer.access_token.expose()) {
+    if !is_valid_token(access_token) {
         return Err(
             "access_token is empty or contains whitespace, control or non-ASCII characters".into(),
         );
     }
-    if answer.expires_in == 0 {
+    if expires_in == 0 {
         return Err("expires_in must be greater than 0".into());
     }
     Ok(IssuedToken {
-        access_token: answer.access_token,
-        expires_in_s: answer.expires_in,
-        credential_provider: sanitize(&answer.credential_provider),
+        access_token: AccessToken::new(access_token),
+        expires_in_s: expires_in,
+        credential_provider: sanitize(credential_provider),
     })
 }
 
+/// The error codes of `claude_wif_api::ErrorResponse`.
+const ERROR_CODES: [ErrorCode; 5] = [
+    ErrorCode::InvalidRequest,
+    ErrorCode::Unauthorized,
+    ErrorCode::AccessDenied,
+    ErrorCode::ExchangeFailed,
+    ErrorCode::UpstreamUnavailable,
+];
+
+/// The `error_description` of an `ErrorResponse` body (`error` a known code).
 fn error_description(body: &[u8]) -> String {
-    match serde_json::from_slice::<ErrorResponse>(body) {
-        Ok(error) => sanitize(&error.error_description),
-        Err(_) => "no readable error description".to_owned(),
+    let answer = json::parse(body).ok();
+    let known_code = answer
+        .as_ref()
+        .and_then(|a| a.get("error"))
+        .and_then(Value::as_str)
+        .is_some_and(|code| ERROR_CODES.iter().any(|c| c.as_str() == code));
+    match answer
+        .as_ref()
+        .and_then(|a| a.get("error_description"))
+        .and_then(Value::as_str)
+    {
+        Some(description) if known_code => sanitize(description),
+        _ => "no readable error description".to_owned(),
     }
 }
 

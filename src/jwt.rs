@@ -15,12 +15,11 @@ mod rsa;
 
 use std::fmt;
 
+use crate::config::static_identity;
+use crate::json::{self, Value};
+use p256::EncodedPoint;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
-use crate::config::static_identity;
 use rsa::RsaPublicKey;
 
 /// Longest JWT accepted, in bytes.
@@ -59,8 +58,8 @@ pub struct JwtKey {
     pub kid: Option<String>,
     pub alg: KeyAlg,
     key: KeyMaterial,
-    /// The JWK as configured, for equality (public material only).
-    source: String,
+    /// The decoded public key members (`n` and `e`, or `x` and `y`), for equality.
+    material: (Vec<u8>, Vec<u8>),
 }
 
 impl fmt::Debug for JwtKey {
@@ -71,7 +70,7 @@ impl fmt::Debug for JwtKey {
 
 impl PartialEq for JwtKey {
     fn eq(&self, other: &Self) -> bool {
-        self.kid == other.kid && self.alg == other.alg && self.source == other.source
+        self.kid == other.kid && self.alg == other.alg && self.material == other.material
     }
 }
 impl Eq for JwtKey {}
@@ -83,7 +82,7 @@ impl JwtKey {
         let jwk = value
             .as_object()
             .ok_or_else(|| "not a JWK: not a JSON object".to_owned())?;
-        if jwk.contains_key("d") || jwk.contains_key("k") {
+        if json::get(jwk, "d").is_some() || json::get(jwk, "k").is_some() {
             return Err("must be a public key (no \"d\" or \"k\" member)".into());
         }
         let kty = text(jwk, "kty")?.ok_or_else(|| "not a JWK: kty is missing".to_owned())?;
@@ -97,17 +96,21 @@ impl JwtKey {
             return Err("alg must be RS256 for an RSA key or ES256 for a P-256 key".into());
         }
         let kid = text(jwk, "kid")?.map(str::to_owned);
+        let (first, second) = match alg {
+            KeyAlg::Rs256 => (bytes(jwk, "n")?, bytes(jwk, "e")?),
+            KeyAlg::Es256 => (bytes(jwk, "x")?, bytes(jwk, "y")?),
+        };
         let key = match alg {
-            KeyAlg::Rs256 => RsaPublicKey::new(&bytes(jwk, "n")?, &bytes(jwk, "e")?)
+            KeyAlg::Rs256 => RsaPublicKey::new(&first, &second)
                 .map(KeyMaterial::Rsa)
                 .map_err(|e| format!("unusable key: {e}"))?,
-            KeyAlg::Es256 => KeyMaterial::Ec(p256_key(&bytes(jwk, "x")?, &bytes(jwk, "y")?)?),
+            KeyAlg::Es256 => KeyMaterial::Ec(p256_key(&first, &second)?),
         };
         Ok(Self {
             kid,
             alg,
             key,
-            source: value.to_string(),
+            material: (first, second),
         })
     }
 
@@ -123,8 +126,8 @@ impl JwtKey {
 }
 
 /// An optional string member of a JWK.
-fn text<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, String> {
-    match jwk.get(name) {
+fn text<'a>(jwk: &'a [(String, Value)], name: &str) -> Result<Option<&'a str>, String> {
+    match json::get(jwk, name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(format!("not a JWK: {name} must be a string")),
@@ -132,7 +135,7 @@ fn text<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, 
 }
 
 /// A required base64url member of a JWK (trailing `=` padding tolerated).
-fn bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
+fn bytes(jwk: &[(String, Value)], name: &str) -> Result<Vec<u8>, String> {
     let value = text(jwk, name)?.ok_or_else(|| format!("not a JWK: {name} is missing"))?;
     base64url::decode(value.trim_end_matches('='))
         .ok_or_else(|| format!("not a JWK: {name} is not base64url"))
@@ -140,14 +143,14 @@ fn bytes(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
 
 /// A P-256 public key from its affine coordinates.
 fn p256_key(x: &[u8], y: &[u8]) -> Result<VerifyingKey, String> {
-    if x.len() != 32 || y.len() != 32 {
+    let (Ok(x), Ok(y)) = (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(y)) else {
         return Err("unusable key: x and y must be 32 bytes each".into());
-    }
-    let mut sec1 = Vec::with_capacity(65);
-    sec1.push(0x04);
-    sec1.extend_from_slice(x);
-    sec1.extend_from_slice(y);
-    VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| "unusable key: not a point on P-256".into())
+    };
+    // An uncompressed point built directly: the SEC1 parser would also link
+    // point decompression, which JWKs never need (the `.wasm` size budget).
+    let point = EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
+    VerifyingKey::from_encoded_point(&point)
+        .map_err(|_| "unusable key: not a point on P-256".into())
 }
 
 /// A validated `jwt` identity source.
@@ -166,13 +169,18 @@ pub struct JwtSource {
     pub keys: Vec<JwtKey>,
 }
 
-/// The JOSE header members used here (others, written by the token's
-/// issuer, are ignored).
-#[derive(Deserialize)]
-struct JoseHeader {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
+/// The JOSE header members used here, `alg` and `kid` (others, written by
+/// the token's issuer, are ignored). `None` if the header is not a JSON
+/// object with a string `alg` and a string or null `kid`.
+fn jose_header(json: &[u8]) -> Option<(String, Option<String>)> {
+    let header = json::parse(json).ok()?;
+    let alg = header.get("alg")?.as_str()?.to_owned();
+    let kid = match header.get("kid") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return None,
+    };
+    Some((alg, kid))
 }
 
 /// Verifies `token` and returns the identity from the configured claim.
@@ -192,15 +200,15 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     ) else {
         return Err(malformed());
     };
-    let header: JoseHeader = base64url::decode(head)
-        .and_then(|json| serde_json::from_slice(&json).ok())
+    let (alg, kid) = base64url::decode(head)
+        .and_then(|json| jose_header(&json))
         .ok_or_else(malformed)?;
-    let alg = KeyAlg::from_jose(&header.alg).ok_or("alg must be RS256 or ES256")?;
+    let alg = KeyAlg::from_jose(&alg).ok_or("alg must be RS256 or ES256")?;
     let candidates: Vec<&JwtKey> = source
         .keys
         .iter()
         .filter(|k| k.alg == alg)
-        .filter(|k| header.kid.is_none() || k.kid.is_none() || k.kid == header.kid)
+        .filter(|k| kid.is_none() || k.kid.is_none() || k.kid == kid)
         .collect();
     if candidates.is_empty() {
         return Err("no configured key matches the JWT's kid and alg".into());
@@ -213,21 +221,24 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     if !candidates.iter().any(|k| k.verifies(signed, &signature)) {
         return Err("signature does not verify".into());
     }
-    let claims: Map<String, Value> = base64url::decode(payload)
-        .and_then(|json| serde_json::from_slice(&json).ok())
+    let claims = base64url::decode(payload)
+        .and_then(|json| json::parse(&json).ok())
         .ok_or_else(|| "the JWT's claims are not a JSON object".to_owned())?;
-    check_claims(source, &claims, now_s)
+    let claims = claims
+        .as_object()
+        .ok_or_else(|| "the JWT's claims are not a JSON object".to_owned())?;
+    check_claims(source, claims, now_s)
 }
 
 fn check_claims(
     source: &JwtSource,
-    claims: &Map<String, Value>,
+    claims: &[(String, Value)],
     now_s: u64,
 ) -> Result<String, String> {
-    if claims.get("iss").and_then(Value::as_str) != Some(source.issuer.as_str()) {
+    if json::get(claims, "iss").and_then(Value::as_str) != Some(source.issuer.as_str()) {
         return Err("iss does not match".into());
     }
-    let audience_ok = match claims.get("aud") {
+    let audience_ok = match json::get(claims, "aud") {
         Some(Value::String(a)) => source.audiences.contains(a),
         Some(Value::Array(list)) => list
             .iter()
@@ -238,14 +249,13 @@ fn check_claims(
     if !audience_ok {
         return Err("aud does not match".into());
     }
-    let exp = claims
-        .get("exp")
+    let exp = json::get(claims, "exp")
         .and_then(Value::as_u64)
         .ok_or_else(|| "exp is missing or not a number".to_owned())?;
     if exp.saturating_add(source.leeway_s) <= now_s {
         return Err("the JWT has expired".into());
     }
-    if let Some(nbf) = claims.get("nbf") {
+    if let Some(nbf) = json::get(claims, "nbf") {
         let nbf = nbf
             .as_u64()
             .ok_or_else(|| "nbf is not a number".to_owned())?;
@@ -253,8 +263,7 @@ fn check_claims(
             return Err("the JWT is not valid yet".into());
         }
     }
-    let identity = claims
-        .get(&source.claim)
+    let identity = json::get(claims, &source.claim)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("claim {} is missing or not a string", source.claim))?;
     static_identity(identity).map_err(|reason| format!("claim {} {reason}", source.claim))?;

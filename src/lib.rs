@@ -12,6 +12,7 @@ pub mod headers;
 pub mod host;
 pub mod identity;
 pub mod issuer;
+pub mod json;
 pub mod jwt;
 pub mod reply;
 pub mod stats;

@@ -3,11 +3,10 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use crate::host::{Host, HostError};
 use crate::identity::IdentityError;
 use crate::issuer::IssuerError;
+use crate::json::ObjectWriter;
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_S: &str = "5";
@@ -124,20 +123,6 @@ impl ErrorType {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    error: ErrorDetail<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    message: &'a str,
-}
-
 /// An answer the filter sends instead of forwarding the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalReply {
@@ -174,17 +159,18 @@ impl LocalReply {
         }
     }
 
-    /// `{"type":"error","error":{"type":…,"message":…}}`, escaped by serde_json.
+    /// `{"type":"error","error":{"type":…,"message":…}}`, JSON-escaped.
     pub fn body(&self) -> Vec<u8> {
-        let body = ErrorBody {
-            kind: "error",
-            error: ErrorDetail {
-                kind: self.error_type.as_str(),
-                message: &self.message,
-            },
-        };
-        // Serializing strings cannot fail.
-        serde_json::to_vec(&body).unwrap_or_default()
+        ObjectWriter::new()
+            .string("type", "error")
+            .object(
+                "error",
+                ObjectWriter::new()
+                    .string("type", self.error_type.as_str())
+                    .string("message", &self.message),
+            )
+            .finish()
+            .into_bytes()
     }
 
     pub fn headers(&self) -> Vec<(&'static str, &'static str)> {
@@ -243,6 +229,31 @@ mod tests {
             body["error"]["message"],
             "claude-wif: access denied by issuer-svc: no \"policy\" for a\\b"
         );
+    }
+
+    #[test]
+    fn body_bytes_match_serde_json() {
+        let all: String = (0u32..0x100).filter_map(char::from_u32).collect();
+        for message in [
+            "",
+            "plain",
+            "q\"uote\\ \u{1}\u{1f}\u{7f} é € 😀 </script>",
+            &all,
+        ] {
+            for reply in [
+                LocalReply::unauthenticated(message.to_owned()),
+                LocalReply::forbidden(message.to_owned()),
+                LocalReply::unavailable(message.to_owned()),
+            ] {
+                let quoted = |s: &str| serde_json::to_string(s).unwrap();
+                let expected = format!(
+                    r#"{{"type":"error","error":{{"type":{},"message":{}}}}}"#,
+                    quoted(reply.error_type.as_str()),
+                    quoted(message)
+                );
+                assert_eq!(String::from_utf8(reply.body()).unwrap(), expected);
+            }
+        }
     }
 
     #[test]

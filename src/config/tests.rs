@@ -195,7 +195,13 @@ fn static_identity_value_rules() {
     );
     let long = format!(r#"{{"source":"static","value":"{}"}}"#, "a".repeat(2049));
     one_error(&with("identity", &long), "identity.value");
-    one_error(&with("identity", r#"{"source":"static"}"#), "identity");
+    assert_eq!(
+        one_error(
+            &with("identity", r#"{"source":"static"}"#),
+            "identity.value"
+        ),
+        "required for source `static`"
+    );
 }
 
 #[test]
@@ -305,11 +311,265 @@ fn peer_uri_san_and_jwt_sources_parse() {
         r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{"kty":"oct","k":"AA"}]}"#,
     ));
     assert_eq!(errors[0].field, "identity.keys[0]");
-    one_error(
-        &with(
-            "identity",
-            r#"{"source":"jwt","audiences":["a"],"keys":[]}"#,
+    assert_eq!(
+        one_error(
+            &with(
+                "identity",
+                r#"{"source":"jwt","audiences":["a"],"keys":[]}"#,
+            ),
+            "identity.issuer",
         ),
-        "identity",
+        "required for source `jwt`"
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    for (field, value, message) in [
+        (
+            "timeout_ms",
+            "-1",
+            "expected a non-negative integer, found a negative number",
+        ),
+        (
+            "timeout_ms",
+            "1.5",
+            "expected a non-negative integer, found a number with a fraction or exponent",
+        ),
+        (
+            "timeout_ms",
+            "5e3",
+            "expected a non-negative integer, found a number with a fraction or exponent",
+        ),
+        (
+            "timeout_ms",
+            r#""5000""#,
+            "expected a non-negative integer, found a string",
+        ),
+        (
+            "max_identities",
+            "null",
+            "expected a non-negative integer, found null",
+        ),
+        (
+            "issuer_cluster",
+            "5",
+            "expected a string or null, found a number",
+        ),
+        ("token_path", "null", "expected a string, found null"),
+        ("server_workload", "[]", "expected a string, found an array"),
+        (
+            "identity",
+            r#""static""#,
+            "expected an object, found a string",
+        ),
+    ] {
+        assert_eq!(one_error(&with(field, value), field), message, "{field}");
+    }
+    // At the u64 edge the value is read, then refused by its range. (Not
+    // `with`: serde_json would turn these into floats.)
+    let raw = |value: &str| MINIMAL.replacen('{', &format!(r#"{{"timeout_ms":{value},"#), 1);
+    assert_eq!(
+        one_error(&raw("18446744073709551616"), "timeout_ms"),
+        "expected a non-negative integer, found a number above 18446744073709551615"
+    );
+    assert_eq!(
+        one_error(&raw("18446744073709551615"), "timeout_ms"),
+        "must be between 1 and 60000 milliseconds"
+    );
+}
+
+#[test]
+fn null_means_absent_where_the_field_is_optional() {
+    assert!(
+        FilterConfig::parse(with("issuer_cluster", "null").as_bytes())
+            .unwrap_err()
+            .0[0]
+            .message
+            .starts_with("required")
+    );
+    one_error(&with("identity", "null"), "identity");
+}
+
+#[test]
+fn identity_member_errors_name_their_path() {
+    for (identity, field, message) in [
+        (
+            r#"{"value":"a"}"#,
+            "identity.source",
+            "required: one of `static`, `header`, `peer_uri_san`, `jwt`",
+        ),
+        (
+            r#"{"source":1}"#,
+            "identity.source",
+            "expected a string, found a number",
+        ),
+        (
+            r#"{"source":"header","name":5}"#,
+            "identity.name",
+            "expected a string, found a number",
+        ),
+        (
+            r#"{"source":"static","value":null}"#,
+            "identity.value",
+            "expected a string, found null",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"i","audiences":["a",7],"keys":[]}"#,
+            "identity.audiences[1]",
+            "expected a string, found a number",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"i","audiences":"a","keys":[]}"#,
+            "identity.audiences",
+            "expected an array, found a string",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":{}}"#,
+            "identity.keys",
+            "expected an array, found an object",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":[],"leeway_s":-5}"#,
+            "identity.leeway_s",
+            "expected a non-negative integer, found a negative number",
+        ),
+        (
+            r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":[],"aud":["a"]}"#,
+            "identity.aud",
+            "unknown field `aud`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`",
+        ),
+    ] {
+        assert_eq!(
+            one_error(&with("identity", identity), field),
+            message,
+            "{identity}"
+        );
+    }
+    assert_eq!(
+        one_error(
+            &with("identity", r#"{"source":"magic"}"#),
+            "identity.source"
+        ),
+        "unknown variant `magic`, expected one of `static`, `header`, `peer_uri_san`, `jwt`"
+    );
+}
+
+#[test]
+fn jwk_errors_name_the_key_index() {
+    let ec = include_str!("../jwt/testdata/ec.jwk.json");
+    let identity = format!(
+        r#"{{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{ec},{{"kty":"EC","crv":"P-256","kid":7}},"x"]}}"#
+    );
+    let errors = errors(&with("identity", &identity));
+    let fields: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("identity.keys[1]", "not a JWK: kid must be a string"),
+            ("identity.keys[2]", "not a JWK: not a JSON object"),
+        ]
+    );
+}
+
+#[test]
+fn every_type_and_unknown_field_error_is_reported_at_once() {
+    let json = r#"{"issuer_cluster":1,"timeout_ms":"x","extra":true,
+        "identity":{"source":"header","name":[],"more":1},"refresh_tick_ms":-1}"#;
+    let line = FilterConfig::parse(json.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        line,
+        "extra: unknown field `extra`, expected one of `issuer_cluster`, `issuer_authority`, `token_path`, `timeout_ms`, `server_workload`, `identity`, `advisory_refresh_s`, `mandatory_refresh_s`, `internal_api_key`, `max_identities`, `refresh_tick_ms`; \
+         issuer_cluster: expected a string or null, found a number; \
+         timeout_ms: expected a non-negative integer, found a string; \
+         identity.more: unknown field `more`, expected one of `source`, `name`; \
+         identity.name: expected a string, found an array; \
+         refresh_tick_ms: expected a non-negative integer, found a negative number"
+    );
+}
+
+#[test]
+fn odd_unknown_field_names_are_quoted_and_cut() {
+    let json = format!(r#"{{"a\nb":1,"{}":2,"ok":3}}"#, "x".repeat(100));
+    let errors = errors(&json);
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    let long = format!("\"{}\"…", "x".repeat(64));
+    assert_eq!(fields, [r#""a\nb""#, long.as_str(), "ok"]);
+    assert!(errors.iter().all(|e| !e.to_string().contains('\n')));
+}
+
+#[test]
+fn json_syntax_errors_give_the_position() {
+    for (json, message) in [
+        (
+            "{\n\"issuer_cluster\": x}",
+            "expected a value at line 2 column 19 (byte 20)",
+        ),
+        (
+            r#"{"timeout_ms":1,"timeout_ms":2}"#,
+            r#"duplicate key "timeout_ms" at line 1 column 17 (byte 16)"#,
+        ),
+        (
+            r#"{"timeout_ms":01}"#,
+            "leading zeros are not allowed at line 1 column 16 (byte 15)",
+        ),
+        (
+            &format!("{MINIMAL} x"),
+            &format!(
+                "trailing characters after the JSON value at line 1 column {} (byte {})",
+                MINIMAL.len() + 2,
+                MINIMAL.len() + 1
+            ),
+        ),
+    ] {
+        assert_eq!(one_error(json, "."), message, "{json}");
+    }
+    assert_eq!(
+        one_error("[]", "."),
+        "expected a JSON object, found an array"
+    );
+    assert_eq!(one_error("null", "."), "expected a JSON object, found null");
+}
+
+#[test]
+fn internal_api_key_is_never_echoed_whatever_its_type_or_syntax() {
+    for bad in [
+        "123456789",
+        "true",
+        r#"["secretvalue"]"#,
+        r#"{"secretvalue":1}"#,
+    ] {
+        let message = one_error(&with("internal_api_key", bad), "internal_api_key");
+        assert_eq!(message, "must be a string or null");
+    }
+    for json in [
+        r#"{"internal_api_key":"secretvalue\q"}"#,
+        r#"{"internal_api_key":"secretvalue"#,
+        "{\"internal_api_key\":\"secretvalue\u{1}\"}",
+        r#"{"internal_api_key":"secretvalue" "x"}"#,
+    ] {
+        let line = FilterConfig::parse(json.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(!line.contains("secretvalue"), "{line}");
+    }
+}
+
+#[test]
+fn equal_configurations_compare_equal() {
+    let jwk = include_str!("../jwt/testdata/rsa.jwk.json");
+    let jwt = format!(r#"{{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{jwk}]}}"#);
+    let a = FilterConfig::parse(with("identity", &jwt).as_bytes()).unwrap();
+    let b = FilterConfig::parse(with("identity", &jwt).as_bytes()).unwrap();
+    assert_eq!(a, b);
+    let other = jwt.replace(r#""issuer":"i""#, r#""issuer":"j""#);
+    assert_ne!(
+        a,
+        FilterConfig::parse(with("identity", &other).as_bytes()).unwrap()
     );
 }

@@ -1,3 +1,5 @@
+use claude_wif_api::{ErrorResponse, TokenRequest, TokenResponse};
+
 use super::*;
 use crate::config::FilterConfig;
 
@@ -128,11 +130,142 @@ fn expires_in_must_be_positive() {
 fn unparseable_ok_body_does_not_quote_it() {
     let body = r#"{"access_token":"sk-ant-oat01-secret","token_type":"Bearer","expires_in":"soon","credential_provider":"p"}"#;
     let description = failed("200", body);
-    assert!(
-        description.starts_with("answer body is not a token response (line 1"),
-        "{description}"
+    assert_eq!(
+        description,
+        "answer body is not a token response (expires_in: expected a non-negative integer, found a string)"
     );
     assert!(!description.contains("secret") && !description.contains("soon"));
+    let description = failed("200", r#"{"access_token":"sk-ant-oat01-secret" "soon"}"#);
+    assert_eq!(
+        description,
+        "answer body is not a token response (line 1 column 39)"
+    );
+}
+
+#[test]
+fn token_response_shape_errors_name_the_member() {
+    let without = |name: &str| {
+        let mut value: serde_json::Value = serde_json::from_str(OK).unwrap();
+        value.as_object_mut().unwrap().remove(name);
+        value.to_string()
+    };
+    for name in [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "credential_provider",
+    ] {
+        assert_eq!(
+            failed("200", &without(name)),
+            format!("answer body is not a token response ({name} is missing)")
+        );
+    }
+    assert_eq!(
+        failed("200", &OK.replace("\"claude-prod\"", "null")),
+        "answer body is not a token response (credential_provider: expected a string, found null)"
+    );
+    assert_eq!(
+        failed("200", &OK.replace("\"sk-ant-oat01-abcd\"", "7")),
+        "answer body is not a token response (access_token: expected a string, found a number)"
+    );
+    for (expires_in, found) in [
+        ("1.5", "a number with a fraction or exponent"),
+        ("3e3", "a number with a fraction or exponent"),
+        (
+            "18446744073709551616",
+            "a number above 18446744073709551615",
+        ),
+        ("true", "a boolean"),
+    ] {
+        assert_eq!(
+            failed("200", &OK.replace("3540", expires_in)),
+            format!(
+                "answer body is not a token response (expires_in: expected a non-negative integer, found {found})"
+            )
+        );
+    }
+    assert_eq!(
+        failed("200", "[]"),
+        "answer body is not a token response (expected an object, found an array)"
+    );
+    assert!(failed("200", "").starts_with("answer body is not a token response (line 1"));
+}
+
+#[test]
+fn token_response_ignores_unknown_members_and_refuses_duplicates() {
+    let extra = OK.replace('}', r#","scope":["a"],"nested":{"x":null}}"#);
+    assert!(parse_response(Some(b"200"), extra.as_bytes()).is_ok());
+    let twice = OK.replace('}', r#","expires_in":1}"#);
+    let description = failed("200", &twice);
+    assert!(
+        description.starts_with("answer body is not a token response (line 1 column"),
+        "{description}"
+    );
+    let upper = OK.replace("3540", "18446744073709551615");
+    let token = parse_response(Some(b"200"), upper.as_bytes()).unwrap();
+    assert_eq!(token.expires_in_s, u64::MAX);
+}
+
+#[test]
+fn the_wire_types_serde_writes_are_read() {
+    let answer = TokenResponse {
+        access_token: AccessToken::new("sk-ant-oat01-x\"y"),
+        token_type: "Bearer".into(),
+        expires_in: 60,
+        credential_provider: "p\u{e9}\n".into(),
+    };
+    let token = parse_response(Some(b"200"), &serde_json::to_vec(&answer).unwrap()).unwrap();
+    assert_eq!(token.access_token.expose(), "sk-ant-oat01-x\"y");
+    assert_eq!(token.expires_in_s, 60);
+    assert_eq!(token.credential_provider, "p\u{e9}");
+    for code in ERROR_CODES {
+        let body = serde_json::to_vec(&ErrorResponse::new(code, "why \"not\"")).unwrap();
+        assert_eq!(
+            failed("502", &String::from_utf8(body).unwrap()),
+            "why \"not\""
+        );
+    }
+}
+
+#[test]
+fn error_codes_list_every_code() {
+    // Fails to compile when claude_wif_api gains a code: add it to ERROR_CODES.
+    for code in ERROR_CODES {
+        match code {
+            ErrorCode::InvalidRequest
+            | ErrorCode::Unauthorized
+            | ErrorCode::AccessDenied
+            | ErrorCode::ExchangeFailed
+            | ErrorCode::UpstreamUnavailable => {}
+        }
+    }
+    assert_eq!(ERROR_CODES.len(), 5);
+}
+
+#[test]
+fn error_answers_need_a_known_code_and_a_string_description() {
+    for body in [
+        r#"{"error":"teapot","error_description":"x"}"#,
+        r#"{"error_description":"x"}"#,
+        r#"{"error":"unauthorized"}"#,
+        r#"{"error":"unauthorized","error_description":7}"#,
+        r#"{"error":"unauthorized","error_description":"x","error":"unauthorized"}"#,
+        r#"{"error":"unauthorized","error_description":"x"} trailing"#,
+        r#"["unauthorized","x"]"#,
+    ] {
+        assert_eq!(
+            failed("401", body),
+            "no readable error description",
+            "{body}"
+        );
+    }
+    assert_eq!(
+        failed(
+            "401",
+            r#"{"error":"unauthorized","error_description":"x","extra":[1]}"#
+        ),
+        "x"
+    );
 }
 
 #[test]

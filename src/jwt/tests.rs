@@ -14,7 +14,7 @@ pub const NOW: u64 = 1_700_000_000;
 pub fn source() -> JwtSource {
     let keys = [RSA_JWK, EC_JWK]
         .iter()
-        .map(|j| JwtKey::from_jwk(&serde_json::from_str(j).unwrap()).unwrap())
+        .map(|j| JwtKey::from_jwk(&json::parse(j.as_bytes()).unwrap()).unwrap())
         .collect();
     JwtSource {
         header: "authorization".into(),
@@ -24,6 +24,11 @@ pub fn source() -> JwtSource {
         leeway_s: 30,
         keys,
     }
+}
+
+/// A serde_json value (built with `json!` in tests) as the filter's own JSON value.
+fn ours(value: &serde_json::Value) -> Value {
+    json::parse(value.to_string().as_bytes()).unwrap()
 }
 
 pub fn claims(sub: &str) -> serde_json::Value {
@@ -178,7 +183,7 @@ fn time_claims_use_the_given_clock_with_leeway() {
 
 #[test]
 fn only_public_rsa_and_p256_keys_are_accepted() {
-    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&v).unwrap_err();
+    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&ours(&v)).unwrap_err();
     assert!(refuse(json!({"kty": "oct", "k": "c2VjcmV0"})).contains("public key"));
     let mut private: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
     private["d"] = json!("AQAB");
@@ -187,8 +192,8 @@ fn only_public_rsa_and_p256_keys_are_accepted() {
     wrong_alg["alg"] = json!("ES256");
     assert!(refuse(wrong_alg).contains("alg must be"));
     assert!(refuse(json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})).contains("kty"));
-    assert!(JwtKey::from_jwk(&json!({"kty": "RSA"})).is_err());
-    let key = JwtKey::from_jwk(&serde_json::from_str(EC_JWK).unwrap()).unwrap();
+    assert!(JwtKey::from_jwk(&ours(&json!({"kty": "RSA"}))).is_err());
+    let key = JwtKey::from_jwk(&json::parse(EC_JWK.as_bytes()).unwrap()).unwrap();
     assert_eq!(key.alg, KeyAlg::Es256);
     assert_eq!(key.kid.as_deref(), Some("ec-1"));
     assert!(!format!("{key:?}").contains("x\""));
@@ -263,7 +268,7 @@ fn malformed_tokens_are_refused() {
 
 #[test]
 fn malformed_keys_are_refused() {
-    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&v).unwrap_err();
+    let refuse = |v: serde_json::Value| JwtKey::from_jwk(&ours(&v)).unwrap_err();
     let rsa: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
     let ec: serde_json::Value = serde_json::from_str(EC_JWK).unwrap();
     assert!(refuse(json!("RSA")).contains("not a JWK"));
@@ -294,7 +299,7 @@ fn malformed_keys_are_refused() {
     // Padded base64url members, as some JWK writers emit, are accepted.
     let mut k = rsa.clone();
     k["e"] = json!("AQAB====");
-    assert!(JwtKey::from_jwk(&k).is_ok());
+    assert!(JwtKey::from_jwk(&ours(&k)).is_ok());
 }
 
 #[test]
@@ -323,4 +328,75 @@ fn base64_url_bytes(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// An RS256 JWT over the exact header and claims JSON given.
+fn sign_raw_rs256(header: &str, claims: &str) -> String {
+    let signed = format!("{}.{}", base64_url(header), base64_url(claims));
+    let key = EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).unwrap();
+    let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &key, Algorithm::RS256).unwrap();
+    format!("{signed}.{signature}")
+}
+
+#[test]
+fn jose_header_kid_may_be_null_but_not_another_type() {
+    let claims = claims("a").to_string();
+    let verify_with = |header: &str| verify(&source(), &sign_raw_rs256(header, &claims), NOW);
+    assert_eq!(verify_with(r#"{"alg":"RS256"}"#).unwrap(), "a");
+    assert_eq!(verify_with(r#"{"alg":"RS256","kid":null}"#).unwrap(), "a");
+    assert_eq!(
+        verify_with(r#"{"alg":"RS256","kid":"rsa-1","typ":"JWT","x":[{}]}"#).unwrap(),
+        "a"
+    );
+    for header in [
+        r#"{"alg":"RS256","kid":7}"#,
+        r#"{"alg":"RS256","alg":"RS256"}"#,
+        r#"{"alg":null}"#,
+        r#"["RS256"]"#,
+        r#"{"alg":"RS256"} x"#,
+        "",
+    ] {
+        assert_eq!(
+            verify_with(header).unwrap_err(),
+            "malformed JWT",
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn claims_must_be_one_strict_json_object() {
+    let header = r#"{"alg":"RS256"}"#;
+    let verify_with = |claims: &str| verify(&source(), &sign_raw_rs256(header, claims), NOW);
+    let exp = NOW + 600;
+    let good =
+        format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"sub":"\u0061\u00e9"}}"#);
+    assert_eq!(verify_with(&good).unwrap(), "aé");
+    for bad in [
+        // A second `sub` could shadow the first for another reader.
+        format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"sub":"a","sub":"b"}}"#),
+        format!(r#"["{ISSUER}"]"#),
+        format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{exp},"sub":"a"}}x"#),
+        format!(r#"{{"iss":"{ISSUER}","aud":"{AUDIENCE}","exp":0{exp},"sub":"a"}}"#),
+        format!(r#"{{"iss":"{ISSUER}","sub":"\ud800"}}"#),
+    ] {
+        assert_eq!(
+            verify_with(&bad).unwrap_err(),
+            "the JWT's claims are not a JSON object",
+            "{bad}"
+        );
+    }
+    for (exp, reason) in [
+        (format!("{exp}.0"), "exp is missing or not a number"),
+        (format!("{exp}e0"), "exp is missing or not a number"),
+        ("-1".to_owned(), "exp is missing or not a number"),
+        (
+            "18446744073709551615".to_owned(),
+            "claim sub must not be empty",
+        ),
+    ] {
+        let claims =
+            format!(r#"{{"iss":"{ISSUER}","aud":["x","{AUDIENCE}"],"exp":{exp},"sub":""}}"#);
+        assert_eq!(verify_with(&claims).unwrap_err(), reason, "{exp}");
+    }
 }
