@@ -22,14 +22,16 @@ STATIC_BEARER = "Bearer bench-placeholder-static-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 # The four hot-path configurations, in round order.
 CONFIGS = ["baseline", "native", "floor", "claude_wif"]
 # Measured in the same rounds to split claude-wif's cost over the floor: the
-# floor filter making claude-wif's cache-hit host calls, without its logic.
-PROFILE = "floor_calls"
+# floor filter making claude-wif's cache-hit host calls without its logic,
+# and making only the calls the contract requires on every request.
+PROFILES = ["floor_calls", "floor_required"]
 LABELS = {
     "baseline": "baseline (request_headers_to_add)",
     "native": "native (credential_injector)",
     "floor": "proxy-wasm floor",
     "claude_wif": "claude-wif (warm cache)",
-    "floor_calls": "floor + claude-wif's host calls",
+    "floor_calls": "floor + claude-wif's hit-path host calls",
+    "floor_required": "floor + the contract's header edits and 401 check",
 }
 
 
@@ -145,8 +147,10 @@ def front_listener(kind: str, port: int, *, filter_wasm: Path, floor_wasm: Path,
         return _listener(kind, port, [injector], route)
     if kind == "floor":
         return _listener(kind, port, [_wasm_filter("bench_floor", floor_wasm, None)], route)
-    if kind == PROFILE:
+    if kind == "floor_calls":
         return _listener(kind, port, [_wasm_filter("bench_floor_calls", floor_wasm, "hostcalls")], route)
+    if kind == "floor_required":
+        return _listener(kind, port, [_wasm_filter("bench_floor_required", floor_wasm, "required")], route)
     if kind == "claude_wif":
         return _listener(kind, port, [_wasm_filter("claude_wif", filter_wasm, plugin or claude_wif_plugin())], route)
     raise ValueError(kind)

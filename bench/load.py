@@ -5,6 +5,7 @@ simultaneous requests, per-request timestamps)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -52,8 +53,12 @@ class WrkResult:
     p99_us: float | None = None
 
 
-def wrk(url: str, *, connections: int, seconds: float, latency: bool = False, script: Path | None = None) -> WrkResult:
-    argv = [ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+def wrk(
+    url: str, *, connections: int, seconds: float, latency: bool = False, script: Path | None = None,
+    cpu: int | None = None,
+) -> WrkResult:
+    """One wrk run (one thread); `cpu` pins it to that CPU (`taskset`)."""
+    argv = [*pin(cpu), ensure_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
     if latency:
         argv.append("--latency")
     if script is not None:
@@ -74,6 +79,14 @@ def wrk(url: str, *, connections: int, seconds: float, latency: bool = False, sc
         result.p50_us = _seconds(re.search(r"\s50%\s+(\S+)", out).group(1)) * 1e6
         result.p99_us = _seconds(re.search(r"\s99%\s+(\S+)", out).group(1)) * 1e6
     return result
+
+
+def pin(cpu: int | None) -> list[str]:
+    """The `taskset` prefix that runs a command on CPU `cpu` (none when
+    `cpu` is None, taskset is missing, or the machine has one CPU)."""
+    if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
 
 
 # ---------------------------------------------------------------- asyncio client

@@ -1,24 +1,34 @@
 //! The proxy-wasm floor: sets one request header and nothing else.
 //!
-//! With the plugin configuration `hostcalls`, it instead makes the same host
-//! calls as claude-wif's cache-hit path (clock, one shared-data read, the
-//! header edits, one counter, the response `:status`) with no logic around
-//! them, so `make bench` can split claude-wif's cost over the floor into
-//! "host calls" and "the filter's own work".
+//! Two plugin configurations make it a yardstick for where claude-wif's
+//! cost over the floor goes, host call by host call, with no logic around
+//! the calls:
+//! - `hostcalls`: the host calls of claude-wif's cache-hit path (the clock,
+//!   one shared-data read, the header edits, the response `:status`);
+//! - `required`: only the calls the contract makes unavoidable on every
+//!   request (remove `x-api-key`, set `authorization`, read and set
+//!   `anthropic-beta`, read the response `:status` for the 401 check).
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, MapType, MetricType};
+use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
 
 const BEARER: &str = "Bearer bench-placeholder-floor-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+const ENTRY_KEY: &str = "claude-wif/v2/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/bench-floor";
 
 proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { mimic: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { mode: Mode::Floor }) });
 }}
 
-/// The counter id when mimicking claude-wif's host calls.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Floor,
+    HostCalls,
+    Required,
+}
+
 struct FloorRoot {
-    mimic: Option<u32>,
+    mode: Mode,
 }
 
 impl Context for FloorRoot {}
@@ -29,15 +39,21 @@ impl RootContext for FloorRoot {
             .ok()
             .flatten()
             .unwrap_or_default();
-        if config == b"hostcalls" {
-            let _ = hostcalls::set_shared_data("bench-floor/token", Some(b"2|0|0|0|token"), None);
-            self.mimic = hostcalls::define_metric(MetricType::Counter, "bench_floor.hits").ok();
+        self.mode = match config.as_slice() {
+            b"hostcalls" => Mode::HostCalls,
+            b"required" => Mode::Required,
+            _ => Mode::Floor,
+        };
+        if self.mode == Mode::HostCalls {
+            // An entry of the same size as claude-wif's, so the read copies as much.
+            let value = format!("2|1893456000000|3600|0|{}", &BEARER[7..]);
+            let _ = hostcalls::set_shared_data(ENTRY_KEY, Some(value.as_bytes()), None);
         }
         true
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Floor { mimic: self.mimic }))
+        Some(Box::new(Floor { mode: self.mode }))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -46,29 +62,24 @@ impl RootContext for FloorRoot {
 }
 
 struct Floor {
-    mimic: Option<u32>,
+    mode: Mode,
 }
 
 impl Context for Floor {}
 
 impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        let Some(metric) = self.mimic else {
-            // The same header and value size the claude-wif filter writes.
-            let _ = hostcalls::set_map_value(
-                MapType::HttpRequestHeaders,
-                "authorization",
-                Some(BEARER),
-            );
-            return Action::Continue;
-        };
-        let _ = hostcalls::get_current_time();
-        let _ = hostcalls::get_shared_data("bench-floor/token");
-        let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "x-api-key");
-        let _ =
-            hostcalls::set_map_value(MapType::HttpRequestHeaders, "authorization", Some(BEARER));
-        if let Ok(None) =
-            hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "anthropic-beta")
+        if self.mode == Mode::HostCalls {
+            let _ = hostcalls::get_current_time();
+            let _ = hostcalls::get_shared_data(ENTRY_KEY);
+        }
+        if self.mode != Mode::Floor {
+            let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "x-api-key");
+        }
+        // The same header and value size the claude-wif filter writes.
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "authorization", Some(BEARER));
+        if self.mode != Mode::Floor
+            && let Ok(None) = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "anthropic-beta")
         {
             let _ = hostcalls::set_map_value(
                 MapType::HttpRequestHeaders,
@@ -76,12 +87,11 @@ impl HttpContext for Floor {
                 Some("oauth-2025-04-20"),
             );
         }
-        let _ = hostcalls::increment_metric(metric, 1);
         Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.mimic.is_some() {
+        if self.mode != Mode::Floor {
             let _ = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status");
         }
         Action::Continue
