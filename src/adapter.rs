@@ -93,8 +93,15 @@ impl RootContext for FilterRoot {
                         self.host.context_id
                     );
                 }
+                let ticking = self.host.pending_hits.get().is_some();
                 match self.worker.try_borrow_mut() {
-                    Ok(mut worker) => worker.set_config(Rc::new(config)),
+                    Ok(mut worker) => {
+                        worker.set_config(Rc::new(config));
+                        if ticking {
+                            let now_ms = crate::host::unix_ms(self.host.now());
+                            worker.join_peers(&mut self.host, now_ms);
+                        }
+                    }
                     Err(_) => return false,
                 }
                 true
@@ -104,6 +111,10 @@ impl RootContext for FilterRoot {
                 false
             }
         }
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        filter::notices(&self.worker, &mut self.host, queue_id);
     }
 
     fn on_tick(&mut self) {
@@ -301,6 +312,23 @@ impl Host for ProxyHost {
 
     fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError> {
         hostcalls::set_effective_context(context_id).map_err(host_error)
+    }
+
+    fn register_queue(&mut self, name: &str) -> Result<u32, HostError> {
+        hostcalls::register_shared_queue(name).map_err(host_error)
+    }
+
+    fn resolve_queue(&self, name: &str) -> Option<u32> {
+        // An empty VM id means this VM.
+        hostcalls::resolve_shared_queue("", name).ok().flatten()
+    }
+
+    fn enqueue(&mut self, queue: u32, message: &[u8]) -> Result<(), HostError> {
+        hostcalls::enqueue_shared_queue(queue, Some(message)).map_err(host_error)
+    }
+
+    fn dequeue(&mut self, queue: u32) -> Option<Vec<u8>> {
+        hostcalls::dequeue_shared_queue(queue).ok().flatten()
     }
 
     fn count(&self, stat: Stat) {

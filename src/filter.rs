@@ -12,6 +12,7 @@ use crate::headers;
 use crate::host::{Host, unix_ms};
 use crate::identity;
 use crate::issuer::IssuerError;
+use crate::peers;
 use crate::reply::FilterError;
 use crate::stats::Stat;
 use crate::worker::{Delivery, Held, Lookup, SharedWorker};
@@ -154,8 +155,26 @@ impl RequestFilter {
         if host.response_header(":status").as_deref() != Some(b"401") {
             return;
         }
-        if let Ok(mut worker) = self.worker.try_borrow_mut() {
-            worker.drop_held(key, token);
+        let (peer, alive_ms) = match self.worker.try_borrow_mut() {
+            Ok(mut worker) => {
+                worker.drop_held(key, token);
+                let tick_ms = worker.config().map_or(1000, |c| {
+                    u64::try_from(c.refresh_tick.as_millis()).unwrap_or(u64::MAX)
+                });
+                (
+                    worker.peer(),
+                    tick_ms.saturating_mul(3).saturating_add(1000),
+                )
+            }
+            Err(_) => (None, 0),
+        };
+        if let Some(peer) = peer {
+            let now_ms = unix_ms(host.now());
+            let told = peers::tell_drop(host, peer, key, now_ms, alive_ms);
+            host.log(
+                Level::Debug,
+                &format!("told {told} other worker(s) to drop their copy of token {token}"),
+            );
         }
         if cache::invalidate(host, key, token) {
             host.count(Stat::Invalidations401);
@@ -197,6 +216,13 @@ pub fn call_answer<H: Host>(
     };
     if let Some(delivery) = delivery {
         deliver(host, current, delivery);
+    }
+}
+
+/// Notices from other workers, delivered to the root context.
+pub fn notices<H: Host>(worker: &SharedWorker, host: &mut H, queue: u32) {
+    if let Ok(mut w) = worker.try_borrow_mut() {
+        w.on_notices(host, queue);
     }
 }
 

@@ -97,6 +97,16 @@ pub trait Host {
     fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError>;
     /// Adds one to a counter.
     fn count(&self, stat: Stat);
+
+    /// Registers this VM's shared queue `name`; the root context of the
+    /// calling worker is told when something is put in it.
+    fn register_queue(&mut self, name: &str) -> Result<u32, HostError>;
+    /// The id of this VM's shared queue `name`, if some worker registered it.
+    fn resolve_queue(&self, name: &str) -> Option<u32>;
+    /// Puts a message in a shared queue.
+    fn enqueue(&mut self, queue: u32, message: &[u8]) -> Result<(), HostError>;
+    /// Takes the oldest message from a shared queue this worker registered.
+    fn dequeue(&mut self, queue: u32) -> Option<Vec<u8>>;
 }
 
 /// Milliseconds since the Unix epoch of a host time (0 before the epoch).

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod issuer;
 pub mod json;
 pub mod jwt;
+pub mod peers;
 pub mod reply;
 pub mod stats;
 pub mod worker;

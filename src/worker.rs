@@ -21,6 +21,7 @@ use crate::config::FilterConfig;
 use crate::config::RefreshPolicy;
 use crate::host::{Host, unix_ms};
 use crate::issuer::{self, IssuedToken, IssuerError, MAX_ANSWER_BYTES};
+use crate::peers::{self, Peer};
 use crate::reply::FilterError;
 use crate::stats::Stat;
 
@@ -142,6 +143,9 @@ pub struct Worker {
     forwarded: HashMap<u32, (String, AccessToken)>,
     /// identity → what this worker knows of its cache entry
     recent: HashMap<String, Recent>,
+    /// This worker among its peers; `None` when notices are unavailable
+    /// (then every request reads shared data).
+    peer: Option<Peer>,
 }
 
 impl Worker {
@@ -179,11 +183,13 @@ impl Worker {
         self.recent.len()
     }
 
-    /// Looks `identity` up in the cache: one shared-data read, decoded only
-    /// when its version changed since this worker last decoded it (a hit on
-    /// an unchanged entry parses and allocates nothing). Notes the identity
-    /// as used (for background refresh), bounded by `max_identities` (the
-    /// least recently used is forgotten first).
+    /// Looks `identity` up in the cache. With notices from the other
+    /// workers (see `peers`), a hit on this worker's copy of the entry makes
+    /// no host call; otherwise (no copy, too close to expiry, or no notices)
+    /// it reads shared data, decoding only when the entry's version changed
+    /// since this worker last decoded it. Notes the identity as used (for
+    /// background refresh), bounded by `max_identities` (the least recently
+    /// used is forgotten first).
     pub fn lookup<H: Host>(&mut self, host: &H, identity: &str, now_ms: u64) -> Lookup {
         let Some(config) = self.config.as_ref() else {
             return Lookup::Wait {
@@ -192,8 +198,17 @@ impl Worker {
             };
         };
         let policy = config.refresh;
+        let notified = self.peer.is_some();
         if let Some(recent) = self.recent.get_mut(identity) {
             recent.last_used_ms = now_ms;
+            // With notices, a 401 anywhere drops this copy at once: a hit
+            // on it needs no shared-data read.
+            if notified && let Some(held) = &recent.held {
+                let freshness = held.entry.freshness(now_ms, policy);
+                if freshness != Freshness::Stale {
+                    return Lookup::Usable(held.clone(), freshness);
+                }
+            }
         } else {
             let key: Rc<str> = Rc::from(cache::key(&config.server_workload, identity));
             let max = usize::try_from(config.max_identities).unwrap_or(usize::MAX);
@@ -212,6 +227,29 @@ impl Worker {
                 key: recent.key.clone(),
                 stale_sha256: recent.rejected_sha256.clone(),
             },
+        }
+    }
+
+    /// Joins the other workers' notices (once the root tick runs: the
+    /// notices rely on it).
+    pub fn join_peers<H: Host>(&mut self, host: &mut H, now_ms: u64) {
+        self.peer = peers::join(host, now_ms);
+    }
+
+    /// This worker among its peers, if it gets notices.
+    pub fn peer(&self) -> Option<Peer> {
+        self.peer
+    }
+
+    /// Notices from other workers: forgets the copies they name.
+    pub fn on_notices<H: Host>(&mut self, host: &mut H, queue: u32) {
+        for key in peers::received(host, queue) {
+            for recent in self.recent.values_mut() {
+                if *recent.key == *key {
+                    recent.held = None;
+                    recent.held_cas = None;
+                }
+            }
         }
     }
 
@@ -470,6 +508,9 @@ impl Worker {
             return Vec::new();
         };
         let now_ms = unix_ms(host.now());
+        if let Some(peer) = self.peer {
+            self.peer = peers::tick(host, peer, now_ms);
+        }
         let window_ms = config.refresh.advisory_s.saturating_mul(1000);
         self.recent
             .retain(|_, r| r.last_used_ms.saturating_add(window_ms) >= now_ms);

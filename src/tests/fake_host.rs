@@ -63,6 +63,13 @@ pub struct FakeHost {
     pub fail_dispatch: Option<HostError>,
     /// Simulates another worker writing between read and write.
     pub cas_race: bool,
+    /// Shared queues: name → id, and each id's messages.
+    pub queue_ids: HashMap<String, u32>,
+    pub queues: HashMap<u32, std::collections::VecDeque<Vec<u8>>>,
+    /// Refuse shared queues (a host without them).
+    pub no_queues: bool,
+    /// Shared-data reads so far.
+    pub shared_reads: std::cell::Cell<u32>,
     next_token: u32,
 }
 
@@ -225,6 +232,7 @@ impl Host for FakeHost {
     }
 
     fn shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
+        self.shared_reads.set(self.shared_reads.get() + 1);
         match self.shared.get(key) {
             Some((value, cas)) => (Some(value.clone()), Some(*cas)),
             None => (None, None),
@@ -305,6 +313,34 @@ impl Host for FakeHost {
         }
         self.switch_to(context_id);
         Ok(())
+    }
+
+    fn register_queue(&mut self, name: &str) -> Result<u32, HostError> {
+        if self.no_queues {
+            return Err(HostError::Failed(12));
+        }
+        let next = u32::try_from(self.queue_ids.len()).unwrap() + 1;
+        let id = *self.queue_ids.entry(name.to_owned()).or_insert(next);
+        self.queues.entry(id).or_default();
+        Ok(id)
+    }
+
+    fn resolve_queue(&self, name: &str) -> Option<u32> {
+        self.queue_ids.get(name).copied()
+    }
+
+    fn enqueue(&mut self, queue: u32, message: &[u8]) -> Result<(), HostError> {
+        match self.queues.get_mut(&queue) {
+            Some(q) => {
+                q.push_back(message.to_vec());
+                Ok(())
+            }
+            None => Err(HostError::BadArgument),
+        }
+    }
+
+    fn dequeue(&mut self, queue: u32) -> Option<Vec<u8>> {
+        self.queues.get_mut(&queue)?.pop_front()
     }
 
     fn count(&self, stat: Stat) {

@@ -2,4 +2,5 @@
 
 pub mod fake_host;
 mod identity_flow;
+mod peers_flow;
 mod request_flow;

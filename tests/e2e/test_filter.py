@@ -80,19 +80,21 @@ def test_steady_traffic_is_refreshed_in_the_background(short_lived_stack):
 
 
 def test_revoked_token_gives_one_401_then_a_new_token(stack):
-    envoy = stack.envoy()
-    assert envoy.messages().status == 200
+    # A tick far away: only the 401 notice between workers can make the
+    # other worker drop its copy of the token before the requests below.
+    envoy = stack.envoy(refresh_tick_ms=60_000)
+    # A fresh connection per request: both workers serve, and hold a copy.
+    warm = [envoy.messages().status for _ in range(20)]
+    assert warm == [200] * 20
     assert http("POST", f"{stack.claude.url}/_test/revoke_tokens").status == 204
     rejected = envoy.messages()
     assert rejected.status == 401, rejected.body
-    after = envoy.messages()
-    assert after.status == 200, after.body
+    after = [envoy.messages() for _ in range(20)]
+    assert [r.status for r in after] == [200] * 20, [r.body for r in after if r.status != 200][:1]
     assert stack.claude.last_request()["bearer_valid"] is True
-    assert envoy.messages().status == 200
     assert stack.claude.counters()["exchanges"] == 2
     stats = envoy_stats(envoy)
     assert stats["invalidations_401"] == 1
-    assert stats["cache_misses"] == 2
 
 
 def test_static_source_ignores_a_spoofed_identity_header(stack):
