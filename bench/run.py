@@ -470,8 +470,8 @@ def report(res: dict) -> str:
         "",
         f"The contract's per-request host calls alone (remove `x-api-key`, set `authorization`, read and set "
         f"`anthropic-beta`, read the response `:status`) cost {required:+.1f} us over the floor; claude-wif's hit-path "
-        f"calls (those plus the clock and the shared-data read) {calls:+.1f} us; claude-wif's own work around them "
-        f"(identity, cache lookup, state) {logic:+.1f} us. claude-wif / floor + its host calls (CPU): "
+        f"calls (those plus the clock) {calls:+.1f} us; claude-wif's own work around them "
+        f"(identity, its copy of the cache entry, state) {logic:+.1f} us. claude-wif / floor + its host calls (CPU): "
         f"{m['cpu_us']['floor_calls'] / m['cpu_us']['claude_wif']:.3f}.",
     ]
     lines += [
@@ -590,7 +590,7 @@ def plot(res: dict, path: Path) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--seconds", type=float, default=4.0, help="duration of one throughput run")
     ap.add_argument("--latency-seconds", type=float, default=3.0, help="duration of one 1-connection run")
     ap.add_argument("--connections", type=int, default=16)

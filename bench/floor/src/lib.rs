@@ -4,7 +4,7 @@
 //! cost over the floor goes, host call by host call, with no logic around
 //! the calls:
 //! - `hostcalls`: the host calls of claude-wif's cache-hit path (the clock,
-//!   one shared-data read, the header edits, the response `:status`);
+//!   the header edits, the response `:status`);
 //! - `required`: only the calls the contract makes unavoidable on every
 //!   request (remove `x-api-key`, set `authorization`, read and set
 //!   `anthropic-beta`, read the response `:status` for the 401 check).
@@ -14,7 +14,6 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
 
 const BEARER: &str = "Bearer bench-placeholder-floor-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
-const ENTRY_KEY: &str = "claude-wif/v2/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/bench-floor";
 
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FloorRoot { mode: Mode::Floor }) });
@@ -44,11 +43,6 @@ impl RootContext for FloorRoot {
             b"required" => Mode::Required,
             _ => Mode::Floor,
         };
-        if self.mode == Mode::HostCalls {
-            // An entry of the same size as claude-wif's, so the read copies as much.
-            let value = format!("2|1893456000000|3600|0|{}", &BEARER[7..]);
-            let _ = hostcalls::set_shared_data(ENTRY_KEY, Some(value.as_bytes()), None);
-        }
         true
     }
 
@@ -71,7 +65,6 @@ impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if self.mode == Mode::HostCalls {
             let _ = hostcalls::get_current_time();
-            let _ = hostcalls::get_shared_data(ENTRY_KEY);
         }
         if self.mode != Mode::Floor {
             let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "x-api-key");
