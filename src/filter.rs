@@ -83,13 +83,12 @@ impl RequestFilter {
             .and_then(|w| w.config())
             .ok_or(FilterError::NotConfigured)?;
         let identity = identity::resolve(&config.identity, host).map_err(FilterError::Identity)?;
-        let now_ms = unix_ms(host.now());
         let mut worker = self
             .worker
             .try_borrow_mut()
             .map_err(|_| FilterError::Busy)?;
-        let (key, stale) = match worker.lookup(host, &identity, now_ms) {
-            Lookup::Usable(held, freshness) => {
+        let (key, stale) = match worker.lookup(host, &identity) {
+            Lookup::Usable(held, freshness, now_ms) => {
                 drop(worker);
                 headers::apply_bearer(host, &held.bearer).map_err(FilterError::HeaderEdit)?;
 

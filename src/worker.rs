@@ -30,6 +30,10 @@ pub type SharedWorker = Rc<RefCell<Worker>>;
 
 /// A failed or useless background refresh is retried no sooner than this.
 pub const BACKOFF_MS: u64 = 5_000;
+/// A hit reads the clock itself at least once every this many hits, so
+/// the worker's clock cannot fall far behind even if ticks were late.
+pub const HITS_PER_CLOCK_READ: u32 = 64;
+
 /// Most background refreshes one tick starts.
 const MAX_REFRESHES_PER_TICK: usize = 64;
 
@@ -114,8 +118,9 @@ impl Held {
 /// What the cache holds for a request's identity.
 #[derive(Debug)]
 pub enum Lookup {
-    /// A token, fresh or due for a background refresh.
-    Usable(Rc<Held>, Freshness),
+    /// A token, fresh or due for a background refresh, judged at this
+    /// time (ms).
+    Usable(Rc<Held>, Freshness, u64),
     /// No usable token: wait for an issuer call under `key`, naming the
     /// token it replaces (stale, or rejected upstream) if any.
     Wait {
@@ -146,6 +151,12 @@ pub struct Worker {
     /// This worker among its peers; `None` when notices are unavailable
     /// (then every request reads shared data).
     peer: Option<Peer>,
+    /// The host clock as of the last tick or clock read (ms): a hit on a
+    /// copy judges freshness by it, with a margin, instead of reading the
+    /// clock.
+    clock_ms: u64,
+    /// Hits judged by `clock_ms` since the clock was last read.
+    hits_on_clock: u32,
 }
 
 impl Worker {
@@ -190,7 +201,7 @@ impl Worker {
     /// since this worker last decoded it. Notes the identity as used (for
     /// background refresh), bounded by `max_identities` (the least recently
     /// used is forgotten first).
-    pub fn lookup<H: Host>(&mut self, host: &H, identity: &str, now_ms: u64) -> Lookup {
+    pub fn lookup<H: Host>(&mut self, host: &H, identity: &str) -> Lookup {
         let Some(config) = self.config.as_ref() else {
             return Lookup::Wait {
                 key: Rc::from(""),
@@ -198,17 +209,39 @@ impl Worker {
             };
         };
         let policy = config.refresh;
-        let notified = self.peer.is_some();
+        // The worker's clock can be behind by up to a tick (and a late tick):
+        // a copy is used without reading the clock only if it is still fresh
+        // enough that far ahead.
+        let margin_ms = u64::try_from(config.refresh_tick.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1000);
+        let on_clock = self.peer.is_some() && self.hits_on_clock < HITS_PER_CLOCK_READ;
+        let clock_ms = self.clock_ms;
         if let Some(recent) = self.recent.get_mut(identity) {
-            recent.last_used_ms = now_ms;
             // With notices, a 401 anywhere drops this copy at once: a hit
             // on it needs no shared-data read.
-            if notified && let Some(held) = &recent.held {
-                let freshness = held.entry.freshness(now_ms, policy);
+            if on_clock && let Some(held) = &recent.held {
+                let freshness = held
+                    .entry
+                    .freshness(clock_ms.saturating_add(margin_ms), policy);
                 if freshness != Freshness::Stale {
-                    return Lookup::Usable(held.clone(), freshness);
+                    recent.last_used_ms = clock_ms;
+                    let held = held.clone();
+                    self.hits_on_clock += 1;
+                    return Lookup::Usable(held, freshness, clock_ms);
                 }
             }
+        }
+        let now_ms = unix_ms(host.now());
+        self.set_clock(now_ms);
+        let Some(config) = self.config.as_ref() else {
+            return Lookup::Wait {
+                key: Rc::from(""),
+                stale_sha256: None,
+            };
+        };
+        if let Some(recent) = self.recent.get_mut(identity) {
+            recent.last_used_ms = now_ms;
         } else {
             let key: Rc<str> = Rc::from(cache::key(&config.server_workload, identity));
             let max = usize::try_from(config.max_identities).unwrap_or(usize::MAX);
@@ -230,9 +263,16 @@ impl Worker {
         }
     }
 
+    /// Sets the worker's clock (ms since the epoch, from the host).
+    pub fn set_clock(&mut self, now_ms: u64) {
+        self.clock_ms = now_ms;
+        self.hits_on_clock = 0;
+    }
+
     /// Joins the other workers' notices (once the root tick runs: the
     /// notices rely on it).
     pub fn join_peers<H: Host>(&mut self, host: &mut H, now_ms: u64) {
+        self.set_clock(now_ms);
         self.peer = peers::join(host, now_ms);
     }
 
@@ -508,6 +548,7 @@ impl Worker {
             return Vec::new();
         };
         let now_ms = unix_ms(host.now());
+        self.set_clock(now_ms);
         if let Some(peer) = self.peer {
             self.peer = peers::tick(host, peer, now_ms);
         }
@@ -641,7 +682,7 @@ fn usable_or_wait(held: &Rc<Held>, now_ms: u64, policy: RefreshPolicy) -> Lookup
             key: held.key.clone(),
             stale_sha256: Some(cache::token_sha256(&held.entry.token)),
         },
-        freshness => Lookup::Usable(held.clone(), freshness),
+        freshness => Lookup::Usable(held.clone(), freshness, now_ms),
     }
 }
 

@@ -70,6 +70,8 @@ pub struct FakeHost {
     pub no_queues: bool,
     /// Shared-data reads so far.
     pub shared_reads: std::cell::Cell<u32>,
+    /// Clock reads so far.
+    pub clock_reads: std::cell::Cell<u32>,
     next_token: u32,
 }
 
@@ -184,6 +186,7 @@ impl FakeHost {
 
 impl Host for FakeHost {
     fn now(&self) -> SystemTime {
+        self.clock_reads.set(self.clock_reads.get() + 1);
         self.now.unwrap_or(UNIX_EPOCH)
     }
 

@@ -49,16 +49,21 @@ fn rejected_sha() -> String {
 }
 
 #[test]
-fn with_notices_a_hit_on_the_workers_copy_reads_no_shared_data() {
+fn with_notices_a_hit_on_the_workers_copy_reads_neither_shared_data_nor_the_clock() {
     let mut host = cached_host();
     let w = worker(&mut host, true);
     assert!(w.borrow().peer().is_some());
     assert!(serve(&w, &mut host, 10).is_some());
-    let reads = host.shared_reads.get();
+    let (reads, clocks) = (host.shared_reads.get(), host.clock_reads.get());
     for ctx in 11..20 {
         assert!(serve(&w, &mut host, ctx).is_some());
     }
     assert_eq!(host.shared_reads.get(), reads, "hits read no shared data");
+    assert_eq!(
+        host.clock_reads.get(),
+        clocks,
+        "hits judge freshness by the worker's clock"
+    );
     assert_eq!(
         host.request_header("authorization"),
         Some(format!("Bearer {TOKEN}"))
@@ -135,4 +140,61 @@ fn two_workers_holding_one_number_are_told_apart_at_the_next_tick() {
     let moved = a.borrow().peer().unwrap();
     assert_ne!(moved.index, first.index);
     assert_ne!(moved.queue, b.borrow().peer().unwrap().queue);
+}
+
+/// Caches `TOKEN` expiring `remaining_ms` after the host's current time.
+fn cache_for(host: &mut FakeHost, remaining_ms: u64) {
+    let value = format!("2|{}|3600|0|{TOKEN}", host.now_ms() + remaining_ms);
+    let cas = host.shared.get(KEY).map_or(1, |(_, c)| c + 1);
+    host.shared.insert(KEY.into(), (value.into_bytes(), cas));
+}
+
+#[test]
+fn a_copy_near_its_mandatory_window_is_judged_by_the_host_clock() {
+    let mut host = FakeHost::new();
+    // Mandatory window 30 s; the worker's clock may be up to a tick + 1 s
+    // (2 s) behind, so 31.5 s left is not judged on the worker's clock.
+    cache_for(&mut host, 31_500);
+    let w = worker(&mut host, true);
+    assert!(serve(&w, &mut host, 10).is_some());
+    let clocks = host.clock_reads.get();
+    assert!(
+        serve(&w, &mut host, 11).is_some(),
+        "31.5 s left by the host clock: usable"
+    );
+    assert_eq!(host.clock_reads.get(), clocks + 1);
+}
+
+#[test]
+fn the_clock_is_read_at_least_every_64_hits_even_without_ticks() {
+    let mut host = cached_host();
+    let w = worker(&mut host, true);
+    assert!(serve(&w, &mut host, 10).is_some());
+    // An hour passes and no tick runs: the copy has expired.
+    host.advance(Duration::from_secs(3_600));
+    let served: Vec<bool> = (0..100)
+        .map(|i| serve(&w, &mut host, 100 + i).is_some())
+        .collect();
+    let stale_hits = served.iter().take_while(|s| **s).count();
+    assert!(
+        stale_hits <= crate::worker::HITS_PER_CLOCK_READ as usize,
+        "{stale_hits} hits on an expired copy"
+    );
+    assert!(
+        served.iter().skip(stale_hits).all(|s| !s),
+        "then requests wait for a new token"
+    );
+}
+
+#[test]
+fn a_tick_moves_the_workers_clock() {
+    let mut host = cached_host();
+    let w = worker(&mut host, true);
+    assert!(serve(&w, &mut host, 10).is_some());
+    host.advance(Duration::from_secs(3_600));
+    filter::tick(&w, &mut host, 1);
+    assert!(
+        serve(&w, &mut host, 11).is_none(),
+        "expired by the tick's clock: waits"
+    );
 }
