@@ -22,16 +22,15 @@ STATIC_BEARER = "Bearer bench-placeholder-static-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
 # The four hot-path configurations, in round order.
 CONFIGS = ["baseline", "native", "floor", "claude_wif"]
 # Measured in the same rounds to split claude-wif's cost over the floor: the
-# floor filter making claude-wif's cache-hit host calls without its logic,
-# and making only the calls the contract requires on every request.
-PROFILES = ["floor_calls", "floor_required"]
+# floor filter making only the host calls the contract requires on every
+# request (the same calls as claude-wif's cache hit), without any logic.
+PROFILES = ["floor_required"]
 LABELS = {
     "baseline": "baseline (request_headers_to_add)",
     "native": "native (credential_injector)",
     "floor": "proxy-wasm floor",
     "claude_wif": "claude-wif (warm cache)",
-    "floor_calls": "floor + claude-wif's hit-path host calls",
-    "floor_required": "floor + the contract's header edits and 401 check",
+    "floor_required": "floor + the contract's host calls",
 }
 
 
@@ -147,8 +146,6 @@ def front_listener(kind: str, port: int, *, filter_wasm: Path, floor_wasm: Path,
         return _listener(kind, port, [injector], route)
     if kind == "floor":
         return _listener(kind, port, [_wasm_filter("bench_floor", floor_wasm, None)], route)
-    if kind == "floor_calls":
-        return _listener(kind, port, [_wasm_filter("bench_floor_calls", floor_wasm, "hostcalls")], route)
     if kind == "floor_required":
         return _listener(kind, port, [_wasm_filter("bench_floor_required", floor_wasm, "required")], route)
     if kind == "claude_wif":

@@ -1,13 +1,11 @@
 //! The proxy-wasm floor: sets one request header and nothing else.
 //!
-//! Two plugin configurations make it a yardstick for where claude-wif's
-//! cost over the floor goes, host call by host call, with no logic around
-//! the calls:
-//! - `hostcalls`: the host calls of claude-wif's cache-hit path (the clock,
-//!   the header edits, the response `:status`);
-//! - `required`: only the calls the contract makes unavoidable on every
-//!   request (remove `x-api-key`, set `authorization`, read and set
-//!   `anthropic-beta`, read the response `:status` for the 401 check).
+//! With the plugin configuration `required` it is the yardstick for where
+//! claude-wif's cost over the floor goes: it makes only the host calls the
+//! contract requires on every request, with no logic around them (remove
+//! `x-api-key`, set `authorization`, read and set `anthropic-beta`, read the
+//! response `:status` for the 401 check): the same calls as claude-wif's
+//! cache hit.
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -22,7 +20,6 @@ proxy_wasm::main! {{
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Floor,
-    HostCalls,
     Required,
 }
 
@@ -39,7 +36,6 @@ impl RootContext for FloorRoot {
             .flatten()
             .unwrap_or_default();
         self.mode = match config.as_slice() {
-            b"hostcalls" => Mode::HostCalls,
             b"required" => Mode::Required,
             _ => Mode::Floor,
         };
@@ -63,9 +59,6 @@ impl Context for Floor {}
 
 impl HttpContext for Floor {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.mode == Mode::HostCalls {
-            let _ = hostcalls::get_current_time();
-        }
         if self.mode != Mode::Floor {
             let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, "x-api-key");
         }
