@@ -172,12 +172,16 @@ pub fn is_valid_token(token: &str) -> bool {
     !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Looks up the slot under `key`; unreadable values are misses.
+/// Looks up the slot under `key`; unreadable values are misses. (The
+/// filter itself reads entries through each worker's copy, with the CAS
+/// version: `worker::Recent::reread`.)
+#[cfg(test)]
 pub fn lookup<H: Host>(host: &H, key: &str) -> Option<Slot> {
     host.shared_data(key).0.and_then(|v| Slot::decode(&v))
 }
 
 /// The cached token under `key`, if any (not an invalidation record).
+#[cfg(test)]
 pub fn lookup_token<H: Host>(host: &H, key: &str) -> Option<CacheEntry> {
     match lookup(host, key) {
         Some(Slot::Token(entry)) => Some(entry),

@@ -9,10 +9,9 @@ use std::rc::Rc;
 
 use crate::cache::{self, Freshness};
 use crate::headers;
-use crate::host::{Host, unix_ms};
+use crate::host::Host;
 use crate::identity;
 use crate::issuer::IssuerError;
-use crate::peers;
 use crate::reply::FilterError;
 use crate::stats::Stat;
 use crate::worker::{Delivery, Held, Lookup, SharedWorker};
@@ -76,22 +75,16 @@ impl RequestFilter {
     }
 
     fn try_request_headers<H: Host>(&mut self, host: &mut H) -> Result<HeadersAction, FilterError> {
-        let config = self
-            .worker
-            .try_borrow()
-            .ok()
-            .and_then(|w| w.config())
-            .ok_or(FilterError::NotConfigured)?;
-        let identity = identity::resolve(&config.identity, host).map_err(FilterError::Identity)?;
         let mut worker = self
             .worker
             .try_borrow_mut()
             .map_err(|_| FilterError::Busy)?;
-        let (key, stale) = match worker.lookup(host, &identity) {
+        let config = worker.config().ok_or(FilterError::NotConfigured)?;
+        let identity = identity::resolve(&config.identity, host).map_err(FilterError::Identity)?;
+        let (key, stale) = match worker.lookup(host, &config, &identity) {
             Lookup::Usable(held, freshness, now_ms) => {
                 drop(worker);
                 headers::apply_bearer(host, &held.bearer).map_err(FilterError::HeaderEdit)?;
-
                 host.count(Stat::CacheHits);
                 if host.log_enabled(Level::Debug) {
                     let left_s = held.entry.expires_at_ms.saturating_sub(now_ms) / 1000;
@@ -154,27 +147,8 @@ impl RequestFilter {
         if host.response_header(":status").as_deref() != Some(b"401") {
             return;
         }
-        let (peer, alive_ms) = match self.worker.try_borrow_mut() {
-            Ok(mut worker) => {
-                worker.drop_held(key, token);
-                let tick_ms = worker.config().map_or(1000, |c| {
-                    u64::try_from(c.refresh_tick.as_millis()).unwrap_or(u64::MAX)
-                });
-                (
-                    worker.peer(),
-                    tick_ms.saturating_mul(3).saturating_add(1000),
-                )
-            }
-            Err(_) => (None, 0),
-        };
-        if let Some(peer) = peer {
-            let now_ms = unix_ms(host.now());
-            let told = peers::tell_drop(host, peer, key, now_ms, alive_ms);
-            host.log(
-                Level::Debug,
-                &format!("told {told} other worker(s) to drop their copy of token {token}"),
-            );
-        }
+        // The shared entry first, then the other workers: one that drops its
+        // copy on the notice must find the entry already invalidated.
         if cache::invalidate(host, key, token) {
             host.count(Stat::Invalidations401);
             host.log(
@@ -185,6 +159,13 @@ impl RequestFilter {
             host.log(
                 Level::Info,
                 &format!("upstream answered 401 to token {token}; the cache already holds another"),
+            );
+        }
+        if let Ok(mut worker) = self.worker.try_borrow_mut() {
+            let told = worker.token_rejected(host, key, token);
+            host.log(
+                Level::Debug,
+                &format!("told {told} other worker(s) to drop their copy of token {token}"),
             );
         }
     }

@@ -59,12 +59,8 @@ pub fn join<H: Host>(host: &mut H, now_ms: u64) -> Option<Peer> {
 fn take_number<H: Host>(host: &mut H) -> Option<u32> {
     for _ in 0..CAS_ATTEMPTS {
         let (value, cas) = host.shared_data(COUNT_KEY);
-        let taken = value
-            .and_then(|v| {
-                std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse::<u32>().ok())
-            })
+        let taken = number(value)
+            .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0);
         if taken >= MAX_PEERS {
             return None;
@@ -82,16 +78,18 @@ fn take_number<H: Host>(host: &mut H) -> Option<u32> {
 /// Records that this worker is alive (every root tick). Returns the peer
 /// to use from now on: a new one when another worker holds this number.
 pub fn tick<H: Host>(host: &mut H, peer: Peer, now_ms: u64) -> Option<Peer> {
-    let held_by_other = host
-        .shared_data(&tick_key(peer.index))
-        .0
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.split_once(' ').map(|(_, nonce)| nonce.to_owned()))
-        .is_some_and(|nonce| nonce != peer.nonce.to_string());
+    let held_by_other = tick_record(host, peer.index).is_some_and(|(_, nonce)| nonce != peer.nonce);
     if held_by_other {
         return join(host, now_ms);
     }
     write_tick(host, peer, now_ms).ok().map(|()| peer)
+}
+
+/// Worker `index`'s tick record: the time of its latest tick and its nonce.
+fn tick_record<H: Host>(host: &H, index: u32) -> Option<(u64, u64)> {
+    let value = String::from_utf8(host.shared_data(&tick_key(index)).0?).ok()?;
+    let (ms, nonce) = value.split_once(' ')?;
+    Some((ms.parse().ok()?, nonce.parse().ok()?))
 }
 
 fn write_tick<H: Host>(host: &mut H, peer: Peer, now_ms: u64) -> Result<(), HostError> {
@@ -110,12 +108,7 @@ pub fn tell_drop<H: Host>(host: &mut H, own: Peer, key: &str, now_ms: u64, alive
         if index == own.index {
             continue;
         }
-        let ticked_ms = host
-            .shared_data(&tick_key(index))
-            .0
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|v| v.split(' ').next().and_then(|t| t.parse::<u64>().ok()));
-        let Some(ticked_ms) = ticked_ms else {
+        let Some((ticked_ms, _)) = tick_record(host, index) else {
             continue;
         };
         if now_ms.saturating_sub(ticked_ms) > alive_ms {

@@ -79,6 +79,16 @@ struct Recent {
 }
 
 impl Recent {
+    fn new(key: String) -> Self {
+        Self {
+            key: Rc::from(key),
+            last_used_ms: 0,
+            held: None,
+            rejected_sha256: None,
+            held_cas: None,
+        }
+    }
+
     /// Reads the shared-data entry into `held`, decoding it only when its
     /// version changed.
     fn reread<H: Host>(&mut self, host: &H) {
@@ -201,58 +211,36 @@ impl Worker {
     /// since this worker last decoded it. Notes the identity as used (for
     /// background refresh), bounded by `max_identities` (the least recently
     /// used is forgotten first).
-    pub fn lookup<H: Host>(&mut self, host: &H, identity: &str) -> Lookup {
-        let Some(config) = self.config.as_ref() else {
-            return Lookup::Wait {
-                key: Rc::from(""),
-                stale_sha256: None,
-            };
-        };
+    pub fn lookup<H: Host>(&mut self, host: &H, config: &FilterConfig, identity: &str) -> Lookup {
         let policy = config.refresh;
-        // The worker's clock can be behind by up to a tick (and a late tick):
-        // a copy is used without reading the clock only if it is still fresh
-        // enough that far ahead.
-        let margin_ms = u64::try_from(config.refresh_tick.as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1000);
-        let on_clock = self.peer.is_some() && self.hits_on_clock < HITS_PER_CLOCK_READ;
-        let clock_ms = self.clock_ms;
-        if let Some(recent) = self.recent.get_mut(identity) {
-            // With notices, a 401 anywhere drops this copy at once: a hit
-            // on it needs no shared-data read.
-            if on_clock && let Some(held) = &recent.held {
-                let freshness = held
-                    .entry
-                    .freshness(clock_ms.saturating_add(margin_ms), policy);
-                if freshness != Freshness::Stale {
-                    recent.last_used_ms = clock_ms;
-                    let held = held.clone();
-                    self.hits_on_clock += 1;
-                    return Lookup::Usable(held, freshness, clock_ms);
-                }
+        if self.peer.is_some() && self.hits_on_clock < HITS_PER_CLOCK_READ {
+            let clock_ms = self.clock_ms;
+            // The worker's clock can be behind by up to a (late) tick: a copy
+            // is used without reading the clock only if it is still fresh
+            // that far ahead. With notices, a 401 anywhere drops the copy at
+            // once, so it needs no shared-data read either.
+            let ahead_ms = clock_ms.saturating_add(clock_margin_ms(config));
+            if let Some(recent) = self.recent.get_mut(identity)
+                && let Some(held) = &recent.held
+                && let freshness = held.entry.freshness(ahead_ms, policy)
+                && freshness != Freshness::Stale
+            {
+                recent.last_used_ms = clock_ms;
+                let held = held.clone();
+                self.hits_on_clock += 1;
+                return Lookup::Usable(held, freshness, clock_ms);
             }
         }
         let now_ms = unix_ms(host.now());
         self.set_clock(now_ms);
-        let Some(config) = self.config.as_ref() else {
-            return Lookup::Wait {
-                key: Rc::from(""),
-                stale_sha256: None,
-            };
-        };
-        if let Some(recent) = self.recent.get_mut(identity) {
-            recent.last_used_ms = now_ms;
-        } else {
-            let key: Rc<str> = Rc::from(cache::key(&config.server_workload, identity));
-            let max = usize::try_from(config.max_identities).unwrap_or(usize::MAX);
-            self.remember(identity, key, max, now_ms);
+        if !self.recent.contains_key(identity) {
+            self.make_room(usize::try_from(config.max_identities).unwrap_or(usize::MAX));
         }
-        let Some(recent) = self.recent.get_mut(identity) else {
-            return Lookup::Wait {
-                key: Rc::from(""),
-                stale_sha256: None,
-            };
-        };
+        let recent = self
+            .recent
+            .entry(identity.to_owned())
+            .or_insert_with(|| Recent::new(cache::key(&config.server_workload, identity)));
+        recent.last_used_ms = now_ms;
         recent.reread(host);
         match &recent.held {
             Some(held) => usable_or_wait(held, now_ms, policy),
@@ -284,51 +272,55 @@ impl Worker {
     /// Notices from other workers: forgets the copies they name.
     pub fn on_notices<H: Host>(&mut self, host: &mut H, queue: u32) {
         for key in peers::received(host, queue) {
-            for recent in self.recent.values_mut() {
-                if *recent.key == *key {
-                    recent.held = None;
-                    recent.held_cas = None;
-                }
-            }
+            self.forget_copies(&key, None);
         }
     }
 
-    /// Forgets this worker's copy of `key`'s entry if it holds `token`
-    /// (the upstream rejected it).
-    pub fn drop_held(&mut self, key: &str, token: &AccessToken) {
+    /// The upstream answered 401 to `token`, cached under `key` (whose
+    /// shared entry the caller has invalidated first): forgets this
+    /// worker's copy and tells the other workers to forget theirs. Returns
+    /// how many were told.
+    pub fn token_rejected<H: Host>(
+        &mut self,
+        host: &mut H,
+        key: &str,
+        token: &AccessToken,
+    ) -> usize {
+        self.forget_copies(key, Some(token));
+        let (Some(peer), Some(config)) = (self.peer, self.config.as_ref()) else {
+            return 0;
+        };
+        // A worker that has not ticked for 3 ticks + 1 s is gone (or will
+        // re-read the entry at its next tick anyway).
+        let alive_ms = tick_ms(config).saturating_mul(3).saturating_add(1000);
+        peers::tell_drop(host, peer, key, unix_ms(host.now()), alive_ms)
+    }
+
+    /// Forgets this worker's copy of `key`'s entry (only if it holds
+    /// `token`, when given).
+    fn forget_copies(&mut self, key: &str, token: Option<&AccessToken>) {
         for recent in self.recent.values_mut() {
-            if &*recent.key == key
-                && recent
-                    .held
-                    .as_ref()
-                    .is_some_and(|held| held.entry.token == *token)
-            {
+            let held_token = recent.held.as_ref().map(|held| &held.entry.token);
+            if *recent.key == *key && (token.is_none() || held_token == token) {
                 recent.held = None;
                 recent.held_cas = None;
             }
         }
     }
 
-    /// Starts tracking `identity`, forgetting the least recently used one
-    /// when `max` are tracked already.
-    fn remember(&mut self, identity: &str, key: Rc<str>, max: usize, now_ms: u64) -> &mut Recent {
-        if self.recent.len() >= max.max(1) {
-            let oldest = self
-                .recent
-                .iter()
-                .min_by_key(|(_, r)| r.last_used_ms)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.recent.remove(&oldest);
-            }
+    /// Forgets the least recently used identity when `max` are tracked.
+    fn make_room(&mut self, max: usize) {
+        if self.recent.len() < max.max(1) {
+            return;
         }
-        self.recent.entry(identity.to_owned()).or_insert(Recent {
-            key,
-            last_used_ms: now_ms,
-            held: None,
-            rejected_sha256: None,
-            held_cas: None,
-        })
+        let oldest = self
+            .recent
+            .iter()
+            .min_by_key(|(_, r)| r.last_used_ms)
+            .map(|(k, _)| k.clone());
+        if let Some(oldest) = oldest {
+            self.recent.remove(&oldest);
+        }
     }
 
     /// Makes request `ctx` wait for a token for `key`: joins the call in
@@ -672,6 +664,16 @@ impl Worker {
             }
         }
     }
+}
+
+/// How far behind the host clock the worker's clock may be: one tick, and
+/// a second for a late one.
+fn clock_margin_ms(config: &FilterConfig) -> u64 {
+    tick_ms(config).saturating_add(1000)
+}
+
+fn tick_ms(config: &FilterConfig) -> u64 {
+    u64::try_from(config.refresh_tick.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// A held token's verdict now: usable (maybe due for refresh), or too close
