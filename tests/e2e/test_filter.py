@@ -70,7 +70,7 @@ def test_steady_traffic_is_refreshed_in_the_background(short_lived_stack):
         assert resp.status == 200, resp.body
         sent += 1
         time.sleep(0.25)
-    stats = envoy_stats(envoy)
+    stats = envoy_stats(envoy, settle=True)
     counters = stack.claude.counters()
     assert counters["exchanges"] >= 2, counters
     assert counters["requests_without_valid_token"] == 0
