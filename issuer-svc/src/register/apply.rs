@@ -1,4 +1,6 @@
 //! The plan for one provider, and carrying it out through the Admin API.
+//! Every lookup and every refusal happens before the first write: the plan
+//! is complete, or register stops with nothing created.
 
 use std::io::Write;
 
@@ -6,28 +8,28 @@ use serde_json::{Value, json};
 
 use super::client::AdminClient;
 use super::desired::{Desired, WORKSPACE_ROLE};
-use super::discover::{ACCOUNTS, Found, ISSUERS, RULES};
-use super::explain::explain;
+use super::discover::{ACCOUNTS, Found, ISSUERS, RULES, archived_holder};
+use super::explain::{create_conflict, explain, name_held};
 use super::plan::{
     Action, FieldDiff, Kind, PlanItem, issuer_create_body, issuer_diffs, issuer_update_body,
-    rule_create_body, rule_diffs, rule_update_body,
+    member_action, rule_create_body, rule_diffs, rule_update_body,
 };
 
 /// Every object of the plan, in the order they are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The rule's workspace, tagged (`wrkspc_…`).
+    pub workspace_id: String,
     pub issuer: PlanItem,
     pub account: PlanItem,
-    pub member: Option<PlanItem>,
+    /// The explicit membership in the rule's workspace.
+    pub member: PlanItem,
     pub rule: PlanItem,
 }
 
 impl Plan {
     pub fn items(&self) -> Vec<&PlanItem> {
-        let mut items = vec![&self.issuer, &self.account];
-        items.extend(self.member.as_ref());
-        items.push(&self.rule);
-        items
+        vec![&self.issuer, &self.account, &self.member, &self.rule]
     }
 
     /// Objects that differ from the configuration.
@@ -70,9 +72,22 @@ fn action(diffs: Vec<FieldDiff>) -> Action {
     }
 }
 
-/// Compares `found` with `desired` (pure).
-pub fn make_plan(found: &Found, desired: &Desired) -> Plan {
-    const NEW: &str = "(created by this run)";
+/// Refuses a plan that would create an object whose name an archived one
+/// holds (the create would be a 409).
+fn check_names(found: &Found, desired: &Desired) -> Result<(), String> {
+    match found.archived.first() {
+        Some((kind, id)) => Err(format!(
+            "Cannot register `{}`: {}. Nothing was created.",
+            desired.name,
+            name_held(*kind, id, desired)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Compares `found` with `desired` (pure); refuses what would fail.
+pub fn make_plan(found: &Found, desired: &Desired) -> Result<Plan, String> {
+    check_names(found, desired)?;
     let issuer = match &found.issuer {
         None => item(Kind::Issuer, &desired.name, None, Action::Create, None),
         Some((issuer, note)) => item(
@@ -99,20 +114,39 @@ pub fn make_plan(found: &Found, desired: &Desired) -> Plan {
             note.clone(),
         ),
     };
-    let member = found.member.map(|member| {
-        let action = if member {
-            Action::Unchanged
-        } else {
-            Action::Create
-        };
-        item(Kind::Membership, &desired.workspace, None, action, None)
-    });
-    let rule = match &found.rule {
+    let workspace = &found.workspace;
+    let member = item(
+        Kind::Membership,
+        &workspace.id,
+        None,
+        member_action(found.member.as_ref()),
+        workspace
+            .default
+            .then(|| "the default workspace".to_owned()),
+    );
+    Ok(Plan {
+        workspace_id: workspace.id.clone(),
+        issuer,
+        account,
+        member,
+        rule: rule_item(found, desired),
+    })
+}
+
+fn rule_item(found: &Found, desired: &Desired) -> PlanItem {
+    const NEW: &str = "(created by this run)";
+    match &found.rule {
         None => item(Kind::Rule, &desired.name, None, Action::Create, None),
         Some((rule, note)) => {
             let issuer_id = found.issuer.as_ref().map_or(NEW, |(i, _)| i.id.as_str());
             let account_id = found.account.as_ref().map_or(NEW, |(a, _)| a.id.as_str());
-            let diffs = rule_diffs(rule, desired, Some(issuer_id), Some(account_id));
+            let diffs = rule_diffs(
+                rule,
+                desired,
+                &found.workspace.id,
+                Some(issuer_id),
+                Some(account_id),
+            );
             item(
                 Kind::Rule,
                 &rule.name,
@@ -121,12 +155,6 @@ pub fn make_plan(found: &Found, desired: &Desired) -> Plan {
                 note.clone(),
             )
         }
-    };
-    Plan {
-        issuer,
-        account,
-        member,
-        rule,
     }
 }
 
@@ -148,6 +176,34 @@ fn id_of(value: &Value) -> Result<String, String> {
         .ok_or_else(|| "Claude's answer has no id".to_owned())
 }
 
+/// Creates an object named after the provider; a 409 is explained with
+/// the archived object holding the name, when there is one.
+async fn create(
+    client: &AdminClient,
+    path: &str,
+    body: &Value,
+    kind: Kind,
+    desired: &Desired,
+    out: &mut dyn Write,
+) -> Result<String, String> {
+    let created = match client.post(path, body).await {
+        Ok(created) => created,
+        Err(err) if err.status == Some(409) => {
+            let held = archived_holder(client, path, &desired.name).await;
+            return Err(create_conflict(&err, kind, held.as_deref(), desired));
+        }
+        Err(err) => return Err(explain(&err, &format!("create the {}", kind.noun()))),
+    };
+    let id = id_of(&created)?;
+    let _ = writeln!(
+        out,
+        "  created    {} `{}` ({id})",
+        kind.noun(),
+        desired.name
+    );
+    Ok(id)
+}
+
 /// Applies `plan`: creates what is missing; with `update`, changes what
 /// differs.
 pub async fn apply(
@@ -160,24 +216,13 @@ pub async fn apply(
     let mut left = 0;
     let issuer_id = match (&plan.issuer.action, &plan.issuer.id) {
         (Action::Create, _) | (_, None) => {
-            let created = client
-                .post(ISSUERS, &issuer_create_body(desired))
-                .await
-                .map_err(|e| explain(&e, "create the federation issuer"))?;
-            let id = id_of(&created)?;
-            let _ = writeln!(
-                out,
-                "  created    federation issuer `{}` ({id})",
-                desired.name
-            );
-            id
+            let body = issuer_create_body(desired);
+            create(client, ISSUERS, &body, Kind::Issuer, desired, out).await?
         }
         (Action::Differs(diffs), Some(id)) if update => {
+            let body = issuer_update_body(diffs, desired);
             client
-                .post(
-                    &format!("{ISSUERS}/{id}"),
-                    &issuer_update_body(diffs, desired),
-                )
+                .post(&format!("{ISSUERS}/{id}"), &body)
                 .await
                 .map_err(|e| explain(&e, "update the federation issuer"))?;
             let _ = writeln!(
@@ -200,49 +245,23 @@ pub async fn apply(
                 "name": desired.name,
                 "description": format!("claude-wif credential provider {}", desired.name),
             });
-            let created = client
-                .post(ACCOUNTS, &body)
-                .await
-                .map_err(|e| explain(&e, "create the service account"))?;
-            let id = id_of(&created)?;
-            let _ = writeln!(
-                out,
-                "  created    service account `{}` ({id})",
-                desired.name
-            );
-            id
+            create(client, ACCOUNTS, &body, Kind::ServiceAccount, desired, out).await?
         }
     };
-    if let Some(member) = &plan.member
-        && member.action == Action::Create
-    {
-        let body = json!({"workspace_id": desired.workspace, "workspace_role": WORKSPACE_ROLE});
-        client
-            .post(&format!("{ACCOUNTS}/{account_id}/workspaces"), &body)
-            .await
-            .map_err(|e| explain(&e, "add the service account to the workspace"))?;
-        let _ = writeln!(
-            out,
-            "  created    workspace membership `{}` ({WORKSPACE_ROLE})",
-            desired.workspace
-        );
-    }
+    left += apply_member(client, plan, &account_id, update, out).await?;
     let rule_id = match (&plan.rule.action, &plan.rule.id) {
         (Action::Create, _) | (_, None) => {
-            let created = client
-                .post(RULES, &rule_create_body(desired, &issuer_id, &account_id))
-                .await
-                .map_err(|e| explain(&e, "create the federation rule"))?;
-            let id = id_of(&created)?;
-            let _ = writeln!(
-                out,
-                "  created    federation rule `{}` ({id})",
-                desired.name
-            );
-            id
+            let body = rule_create_body(desired, &plan.workspace_id, &issuer_id, &account_id);
+            create(client, RULES, &body, Kind::Rule, desired, out).await?
         }
         (Action::Differs(diffs), Some(id)) if update => {
-            left += update_rule(client, desired, id, diffs, &account_id, out).await?;
+            let change = RuleChange {
+                id,
+                diffs,
+                workspace_id: &plan.workspace_id,
+                account_id: &account_id,
+            };
+            left += update_rule(client, desired, &change, out).await?;
             id.clone()
         }
         (Action::Differs(_), Some(id)) => {
@@ -259,55 +278,107 @@ pub async fn apply(
     })
 }
 
+/// The explicit membership: created, or (with `update`) its role raised by
+/// the same `POST`, which replaces the role of an existing explicit member.
+/// Returns 1 when left differing.
+async fn apply_member(
+    client: &AdminClient,
+    plan: &Plan,
+    account_id: &str,
+    update: bool,
+    out: &mut dyn Write,
+) -> Result<usize, String> {
+    let done = match &plan.member.action {
+        Action::Unchanged => return Ok(0),
+        Action::Differs(_) if !update => return Ok(1),
+        Action::Differs(_) => "updated",
+        Action::Create => "created",
+    };
+    let body = json!({"workspace_id": plan.workspace_id, "workspace_role": WORKSPACE_ROLE});
+    client
+        .post(&format!("{ACCOUNTS}/{account_id}/workspaces"), &body)
+        .await
+        .map_err(|e| explain(&e, "add the service account to the workspace"))?;
+    let _ = writeln!(
+        out,
+        "  {done:<9}  workspace membership `{}` ({WORKSPACE_ROLE})",
+        plan.workspace_id
+    );
+    Ok(0)
+}
+
+/// A differing rule and what it should point at.
+struct RuleChange<'a> {
+    id: &'a str,
+    diffs: &'a [FieldDiff],
+    workspace_id: &'a str,
+    account_id: &'a str,
+}
+
+/// Points the rule at `workspace_id` only (tagged ids throughout).
+async fn set_rule_workspace(
+    client: &AdminClient,
+    path: &str,
+    workspace_id: &str,
+) -> Result<(), String> {
+    let what = "update the federation rule's workspaces";
+    let current = client.get(path).await.map_err(|e| explain(&e, what))?;
+    let listed: Vec<&str> = current
+        .get("workspace_ids")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if !listed.contains(&workspace_id) {
+        client
+            .post(
+                &format!("{path}/workspaces"),
+                &json!({"workspace_id": workspace_id}),
+            )
+            .await
+            .map_err(|e| explain(&e, what))?;
+    }
+    for ws in listed.iter().filter(|ws| **ws != workspace_id) {
+        client
+            .delete(&format!("{path}/workspaces/{ws}"))
+            .await
+            .map_err(|e| explain(&e, what))?;
+    }
+    if current.get("applies_to_all_workspaces") == Some(&Value::Bool(true)) {
+        client
+            .post(path, &json!({"applies_to_all_workspaces": false}))
+            .await
+            .map_err(|e| explain(&e, what))?;
+    }
+    Ok(())
+}
+
 /// Updates a differing rule; returns 1 when something could not be changed.
 async fn update_rule(
     client: &AdminClient,
     desired: &Desired,
-    id: &str,
-    diffs: &[FieldDiff],
-    account_id: &str,
+    change: &RuleChange<'_>,
     out: &mut dyn Write,
 ) -> Result<usize, String> {
-    let what = "update the federation rule";
+    let id = change.id;
     let path = format!("{RULES}/{id}");
-    if diffs.iter().any(|d| d.field == "workspaces") {
-        let current = client.get(&path).await.map_err(|e| explain(&e, what))?;
-        client
-            .post(
-                &format!("{path}/workspaces"),
-                &json!({"workspace_id": desired.workspace}),
-            )
-            .await
-            .map_err(|e| explain(&e, what))?;
-        let listed = current.get("workspace_ids").and_then(Value::as_array);
-        for ws in listed.into_iter().flatten().filter_map(Value::as_str) {
-            if ws != desired.workspace {
-                client
-                    .delete(&format!("{path}/workspaces/{ws}"))
-                    .await
-                    .map_err(|e| explain(&e, what))?;
-            }
-        }
-        if current.get("applies_to_all_workspaces") == Some(&Value::Bool(true)) {
-            client
-                .post(&path, &json!({"applies_to_all_workspaces": false}))
-                .await
-                .map_err(|e| explain(&e, what))?;
-        }
+    if change.diffs.iter().any(|d| d.field == "workspaces") {
+        set_rule_workspace(client, &path, change.workspace_id).await?;
     }
-    let body = rule_update_body(diffs, desired, account_id);
+    let body = rule_update_body(change.diffs, desired, change.account_id);
     if body.as_object().is_some_and(|b| !b.is_empty()) {
         client
             .post(&path, &body)
             .await
-            .map_err(|e| explain(&e, what))?;
+            .map_err(|e| explain(&e, "update the federation rule"))?;
     }
     let _ = writeln!(
         out,
         "  updated    federation rule `{}` ({id})",
         desired.name
     );
-    if diffs.iter().any(|d| d.field == "issuer_id") {
+    if change.diffs.iter().any(|d| d.field == "issuer_id") {
         let _ = writeln!(
             out,
             "  note: a rule's issuer_id cannot be changed; archive rule {id} in Claude and remove \

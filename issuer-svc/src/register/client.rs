@@ -1,6 +1,9 @@
 //! Claude's Admin API over HTTP: `authorization: Bearer` (an `org:admin`
-//! OAuth token), `anthropic-version: 2023-06-01`, JSON both ways, lists
-//! followed through `next_page`.
+//! OAuth token), `anthropic-version: 2026-10-21` (the SDKs'
+//! `ANTHROPIC_API_VERSION`), JSON both ways. Two list shapes: federation
+//! and service-account lists are cursor pages (`{"data","next_page"}`,
+//! `?page=`, `limit` at most 100); workspace lists are the SDK's `SyncPage`
+//! (`{"data","has_more","first_id","last_id"}`, `?after_id=`).
 
 use std::time::Duration;
 
@@ -8,7 +11,9 @@ use serde_json::Value;
 
 use super::token::AdminToken;
 
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub const ANTHROPIC_VERSION: &str = "2026-10-21";
+/// `limit` asked of every list (the federation lists allow at most 100).
+const PAGE_LIMIT: usize = 100;
 /// Largest Admin API answer read.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Pages followed at most for one list.
@@ -119,23 +124,34 @@ impl AdminClient {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
-    /// Every item of a list, following `next_page`.
+    /// Every item of a cursor-page list, following `next_page`.
     pub async fn list_all(&self, path: &str) -> Result<Vec<Value>, AdminApiError> {
+        self.follow(path, "page", next_page_cursor).await
+    }
+
+    /// Every item of a `SyncPage` list (workspaces), following `last_id`
+    /// through `after_id` while `has_more`.
+    pub async fn list_sync_pages(&self, path: &str) -> Result<Vec<Value>, AdminApiError> {
+        self.follow(path, "after_id", sync_page_cursor).await
+    }
+
+    async fn follow(
+        &self,
+        path: &str,
+        cursor_param: &str,
+        next: fn(&Value) -> Option<String>,
+    ) -> Result<Vec<Value>, AdminApiError> {
         let mut items = Vec::new();
-        let mut page: Option<String> = None;
+        let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let sep = if path.contains('?') { '&' } else { '?' };
-            let url = match &page {
-                None => format!("{path}{sep}limit=100"),
-                Some(cursor) => format!("{path}{sep}limit=100&page={}", encode(cursor)),
-            };
+            let url = page_url(path, cursor_param, cursor.as_deref());
             let answer = self.get(&url).await?;
             if let Some(data) = answer.get("data").and_then(Value::as_array) {
                 items.extend(data.iter().cloned());
             }
-            match answer.get("next_page").and_then(Value::as_str) {
-                Some(next) if !next.is_empty() => page = Some(next.to_owned()),
-                _ => return Ok(items),
+            match next(&answer) {
+                Some(after) => cursor = Some(after),
+                None => return Ok(items),
             }
         }
         Err(AdminApiError::transport(
@@ -201,6 +217,44 @@ fn without_url(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `path` with `limit` and, after the first page, the cursor.
+fn page_url(path: &str, cursor_param: &str, cursor: Option<&str>) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    match cursor {
+        None => format!("{path}{sep}limit={PAGE_LIMIT}"),
+        Some(cursor) => format!(
+            "{path}{sep}limit={PAGE_LIMIT}&{cursor_param}={}",
+            encode(cursor)
+        ),
+    }
+}
+
+/// A cursor page's next cursor: `next_page` when not null or empty.
+pub fn next_page_cursor(answer: &Value) -> Option<String> {
+    answer
+        .get("next_page")
+        .and_then(Value::as_str)
+        .filter(|next| !next.is_empty())
+        .map(str::to_owned)
+}
+
+/// A `SyncPage`'s next `after_id`, as the SDK decides it: none when
+/// `has_more` is false or the page is empty, else `last_id`.
+pub fn sync_page_cursor(answer: &Value) -> Option<String> {
+    if answer.get("has_more").and_then(Value::as_bool) == Some(false) {
+        return None;
+    }
+    let data = answer.get("data").and_then(Value::as_array);
+    if data.is_none_or(|items| items.is_empty()) {
+        return None;
+    }
+    answer
+        .get("last_id")
+        .and_then(Value::as_str)
+        .filter(|last| !last.is_empty())
+        .map(str::to_owned)
 }
 
 /// Percent-encodes a query value.

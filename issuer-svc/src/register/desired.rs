@@ -6,10 +6,21 @@ use crate::config::{Config, IdentityPattern, ProviderConfig};
 /// Claude's default `token_lifetime_seconds` for a rule; the configuration
 /// has no field for it.
 pub const RULE_TOKEN_LIFETIME: i64 = 3600;
-/// The workspace a rule covers when the provider names none.
+/// The token-exchange shorthand for the default workspace; never sent to
+/// the Admin API, which takes only tagged ids.
 pub const DEFAULT_WORKSPACE: &str = "default";
-/// The role given to a created service account in the rule's workspace.
+/// The role the service account gets, explicitly, in the rule's workspace.
 pub const WORKSPACE_ROLE: &str = "workspace_developer";
+
+/// The rule's workspace as the configuration says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceChoice {
+    /// `workspace_id = "wrkspc_…"`.
+    Tagged(String),
+    /// No `workspace_id`, or `"default"`: the organization's default
+    /// workspace, whose tagged id register looks up.
+    Default,
+}
 
 /// The desired Claude-side objects of one provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +41,9 @@ pub struct Desired {
     /// `match.audience`: only when the provider sets one.
     pub audience: Option<String>,
     pub oauth_scope: String,
-    /// `wrkspc_…` or `default`.
-    pub workspace: String,
+    pub workspace: WorkspaceChoice,
+    /// The provider's index in the configuration file (for field paths).
+    pub provider_index: usize,
     pub token_lifetime_seconds: i64,
 }
 
@@ -79,12 +91,32 @@ pub fn derive(
         workloads: patterns.len(),
         audience: ids.audience_set.then(|| wif.audience.clone()),
         oauth_scope: wif.scope.as_str().to_owned(),
-        workspace: wif
-            .workspace_id
-            .clone()
-            .unwrap_or_else(|| DEFAULT_WORKSPACE.to_owned()),
+        workspace: match wif.workspace_id.as_deref() {
+            None | Some(DEFAULT_WORKSPACE) => WorkspaceChoice::Default,
+            Some(tagged) => WorkspaceChoice::Tagged(tagged.to_owned()),
+        },
+        provider_index: config
+            .providers
+            .iter()
+            .position(|p| p.id == provider.id)
+            .unwrap_or_default(),
         token_lifetime_seconds: RULE_TOKEN_LIFETIME,
     })
+}
+
+impl Desired {
+    /// `credential_provider[<i>].claude_wif.<key>`.
+    pub fn field(&self, key: &str) -> String {
+        format!(
+            "credential_provider[{}].claude_wif.{key}",
+            self.provider_index
+        )
+    }
+
+    /// `credential_provider[<i>].claude_wif.workspace_id`.
+    pub fn workspace_field(&self) -> String {
+        self.field("workspace_id")
+    }
 }
 
 /// The rule's `subject_prefix` for the identities granted the provider:

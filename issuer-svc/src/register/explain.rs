@@ -1,6 +1,8 @@
 //! Admin API errors as one sentence that says what to do.
 
 use super::client::AdminApiError;
+use super::desired::Desired;
+use super::plan::Kind;
 
 /// Where a field Claude refused comes from in the configuration.
 fn config_source(field: &str) -> &'static str {
@@ -78,5 +80,55 @@ pub fn explain(error: &AdminApiError, what: &str) -> String {
             "Claude's Admin API failed while trying to {what} ({status} {detail}); nothing was \
              left half-done that a second run will not finish: try again later."
         ),
+    }
+}
+
+/// Another way out than a new provider id, per kind.
+fn other_way_out(kind: Kind, desired: &Desired) -> String {
+    match kind {
+        Kind::Rule => format!(
+            ", or write the id of a live federation rule into {}",
+            desired.field("federation_rule_id")
+        ),
+        Kind::ServiceAccount => format!(
+            ", or write the id of a live service account into {}",
+            desired.field("service_account_id")
+        ),
+        Kind::Issuer => ", or register a live issuer with this issuer_url under another name \
+                         (register finds an issuer by its issuer_url)"
+            .to_owned(),
+        Kind::Membership => String::new(),
+    }
+}
+
+/// The provider id is taken by an archived object of `kind` (id `id`).
+pub fn name_held(kind: Kind, id: &str, desired: &Desired) -> String {
+    format!(
+        "the name `{}` is held by an archived {} (id {id}, found with `include_archived=true`): \
+         names stay taken after archiving, and archived objects cannot be renamed, restored or \
+         updated. Give the credential provider another id (register names the issuer, service \
+         account and rule after it){}",
+        desired.name,
+        kind.noun(),
+        other_way_out(kind, desired)
+    )
+}
+
+/// A 409 on creating `kind`: an archived holder when one is found, else
+/// the usual sentence.
+pub fn create_conflict(
+    error: &AdminApiError,
+    kind: Kind,
+    held: Option<&str>,
+    desired: &Desired,
+) -> String {
+    let what = format!("create the {}", kind.noun());
+    match held {
+        Some(id) => format!(
+            "Cannot {what} (409 {}): {}.",
+            error.message,
+            name_held(kind, id, desired)
+        ),
+        None => explain(error, &what),
     }
 }

@@ -10,9 +10,14 @@
 //!   `service_account_id`: register finds the objects by name (the provider
 //!   id; an issuer also by its `issuer_url`) or creates them. Written ids
 //!   are used as they are. `serve`, `check` and `verify` still require both.
-//! - The plan comes first ([`apply::make_plan`]): each object is `create`,
+//! - The plan comes first ([`discover::discover`], [`apply::make_plan`]):
+//!   every lookup (the default workspace's tagged id included) and every
+//!   refusal happens before the first write. Each object is `create`,
 //!   `unchanged` or `differs`, field by field. `--dry-run` stops there.
 //!   Differing objects are left alone unless `--update`.
+//! - The Admin API only ever sees tagged workspace ids ([`workspace`]), and
+//!   the service account always gets an explicit `workspace_developer`
+//!   membership in the rule's workspace, the default one included.
 //! - The ids end up in the finished `[credential_provider.claude_wif]`
 //!   block (printed), or with `--write` in the file itself ([`edit`], keeping
 //!   comments and formatting).
@@ -29,15 +34,18 @@ mod explain;
 mod plan;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_workspace;
 pub mod token;
 mod verify_step;
+mod workspace;
 
 use std::io::Write;
 use std::path::Path;
 
 pub use self::apply::{Plan, make_plan};
 pub use self::client::{AdminApiError, AdminClient};
-pub use self::desired::{ConfiguredIds, Desired, derive, subject_prefix};
+pub use self::desired::{ConfiguredIds, Desired, WorkspaceChoice, derive, subject_prefix};
 pub use self::discover::Found;
 pub use self::explain::explain;
 pub use self::plan::{Action, FieldDiff, Kind, PlanItem};
@@ -116,7 +124,7 @@ pub async fn register(
         client.base_url()
     );
     let found = discover::discover(&client, &desired).await?;
-    let plan = make_plan(&found, &desired);
+    let plan = make_plan(&found, &desired)?;
     let _ = writeln!(out, "plan:");
     for item in plan.items() {
         let _ = writeln!(out, "{item}");

@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::desired::Desired;
+use super::desired::{Desired, WORKSPACE_ROLE};
+use super::workspace::MemberObject;
 
 /// A federation issuer as Claude answers it (only what is compared).
 #[derive(Debug, Clone, Deserialize)]
@@ -107,7 +108,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanItem {
     pub kind: Kind,
-    /// The object's name (membership: the workspace).
+    /// The object's name (membership: the workspace's tagged id).
     pub name: String,
     /// The existing object's id.
     pub id: Option<String>,
@@ -219,10 +220,28 @@ pub fn wanted_match(desired: &Desired) -> Value {
     Value::Object(matcher)
 }
 
-/// The rule as wanted, against what Claude holds.
+/// The membership as wanted: explicit, with at least
+/// [`WORKSPACE_ROLE`]. The implicit default-workspace membership
+/// (`workspace_user`) does not count.
+pub fn member_action(member: Option<&MemberObject>) -> Action {
+    match member {
+        None => Action::Create,
+        Some(m) if m.is_implicit() => Action::Create,
+        Some(m) if m.suffices() => Action::Unchanged,
+        Some(m) => Action::Differs(vec![FieldDiff {
+            field: "workspace_role",
+            claude: shown(Some(&m.workspace_role)),
+            wanted: format!("at least {:?}", WORKSPACE_ROLE),
+        }]),
+    }
+}
+
+/// The rule as wanted, against what Claude holds; `workspace_id` is the
+/// resolved tagged id.
 pub fn rule_diffs(
     existing: &RuleObject,
     desired: &Desired,
+    workspace_id: &str,
     issuer_id: Option<&str>,
     account_id: Option<&str>,
 ) -> Vec<FieldDiff> {
@@ -287,16 +306,17 @@ pub fn rule_diffs(
     } else {
         format!("{:?}", existing.workspace_ids)
     };
-    push(
-        "workspaces",
-        workspaces,
-        format!("{:?}", [desired.workspace.as_str()]),
-    );
+    push("workspaces", workspaces, format!("{:?}", [workspace_id]));
     diffs
 }
 
-/// The create body of the rule.
-pub fn rule_create_body(desired: &Desired, issuer_id: &str, account_id: &str) -> Value {
+/// The create body of the rule (`workspace_id`: the tagged id).
+pub fn rule_create_body(
+    desired: &Desired,
+    workspace_id: &str,
+    issuer_id: &str,
+    account_id: &str,
+) -> Value {
     json!({
         "name": desired.name,
         "description": format!("claude-wif credential provider {}", desired.name),
@@ -304,7 +324,7 @@ pub fn rule_create_body(desired: &Desired, issuer_id: &str, account_id: &str) ->
         "match": wanted_match(desired),
         "target": {"type": "service_account", "service_account_id": account_id},
         "oauth_scope": desired.oauth_scope,
-        "workspace_id": desired.workspace,
+        "workspace_id": workspace_id,
         "token_lifetime_seconds": desired.token_lifetime_seconds,
     })
 }

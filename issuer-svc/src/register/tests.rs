@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::client::{AdminApiError, parse_error};
-use super::desired::{ConfiguredIds, Desired, derive, subject_prefix};
+use super::desired::{ConfiguredIds, Desired, WorkspaceChoice, derive, subject_prefix};
 use super::edit;
 use super::explain::explain;
 use super::plan::{Action, RuleObject, issuer_diffs, rule_diffs};
@@ -37,12 +37,11 @@ credential_provider = "claude-demo"
 
 fn desired() -> Desired {
     let doc = edit::parse(CONFIG).unwrap();
-    let ids = edit::configured_ids(&doc, "claude-demo").unwrap();
-    assert_eq!(ids, ConfiguredIds::default());
-    let config = Config::from_toml(&edit::with_placeholders(&doc).to_string())
-        .unwrap()
-        .config;
-    derive(&config, config.provider("claude-demo").unwrap(), &ids).unwrap()
+    assert_eq!(
+        edit::configured_ids(&doc, "claude-demo").unwrap(),
+        ConfiguredIds::default()
+    );
+    desired_from(CONFIG)
 }
 
 #[test]
@@ -62,7 +61,14 @@ fn the_desired_objects_come_from_the_provider_and_its_policies() {
         "unset audience: the rule does not match it"
     );
     assert_eq!(desired.lifetime, 600);
-    assert_eq!(desired.workspace, "wrkspc_demo");
+    assert_eq!(
+        desired.workspace,
+        WorkspaceChoice::Tagged("wrkspc_demo".to_owned())
+    );
+    assert_eq!(
+        desired.workspace_field(),
+        "credential_provider[0].claude_wif.workspace_id"
+    );
     assert_eq!(desired.oauth_scope, "workspace:developer");
 }
 
@@ -97,13 +103,7 @@ fn several_identities_share_a_prefix_but_never_a_wildcard_only_one() {
 
 #[test]
 fn an_empty_organization_plans_to_create_everything() {
-    let plan = make_plan(
-        &Found {
-            member: Some(false),
-            ..Found::default()
-        },
-        &desired(),
-    );
+    let plan = make_plan(&Found::default(), &desired()).unwrap();
     assert!(plan.items().iter().all(|i| i.action == Action::Create));
     assert_eq!(plan.changes(), 4);
     assert_eq!(
@@ -113,24 +113,55 @@ fn an_empty_organization_plans_to_create_everything() {
 }
 
 fn rule() -> RuleObject {
-    serde_json::from_value(json!({
+    serde_json::from_value(rule_json()).unwrap()
+}
+
+pub(super) fn config() -> &'static str {
+    CONFIG
+}
+
+pub(super) fn desired_from(text: &str) -> Desired {
+    let doc = edit::parse(text).unwrap();
+    let ids = edit::configured_ids(&doc, "claude-demo").unwrap();
+    let config = Config::from_toml(&edit::with_placeholders(&doc).to_string())
+        .unwrap()
+        .config;
+    derive(&config, config.provider("claude-demo").unwrap(), &ids).unwrap()
+}
+
+pub(super) fn rule_json() -> serde_json::Value {
+    json!({
         "id": "fdrl_1", "name": "claude-demo", "issuer_id": "fdis_1",
         "match": {"subject_prefix": "spiffe://cluster.local/ns/demo/sa/app", "audience": null},
         "target": {"type": "service_account", "service_account_id": "svac_1"},
         "oauth_scope": "workspace:developer", "token_lifetime_seconds": 3600,
         "applies_to_all_workspaces": false, "workspace_ids": ["wrkspc_demo"],
-    }))
-    .unwrap()
+    })
 }
 
 #[test]
 fn a_hand_edited_rule_differs_field_by_field() {
     let desired = desired();
-    assert!(rule_diffs(&rule(), &desired, Some("fdis_1"), Some("svac_1")).is_empty());
+    assert!(
+        rule_diffs(
+            &rule(),
+            &desired,
+            "wrkspc_demo",
+            Some("fdis_1"),
+            Some("svac_1")
+        )
+        .is_empty()
+    );
     let mut edited = rule();
     edited.token_lifetime_seconds = 600;
     edited.matcher.subject_prefix = Some("spiffe://*".to_owned());
-    let diffs = rule_diffs(&edited, &desired, Some("fdis_1"), Some("svac_1"));
+    let diffs = rule_diffs(
+        &edited,
+        &desired,
+        "wrkspc_demo",
+        Some("fdis_1"),
+        Some("svac_1"),
+    );
     let fields: Vec<&str> = diffs.iter().map(|d| d.field).collect();
     assert_eq!(fields, ["match.subject_prefix", "token_lifetime_seconds"]);
     assert_eq!(diffs[1].claude, "600");
