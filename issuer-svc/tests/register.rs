@@ -1,6 +1,9 @@
 //! `issuer-svc register` against the real `fake-claude` (release build):
 //! from an empty organization to verified, idempotence, a hand-edited rule
-//! in `--dry-run`, `--update`, and an Admin API refusal as a sentence.
+//! in `--dry-run`, `--update`, and an Admin API refusal as a sentence; a
+//! provider without `workspace_id` registered in the default workspace's
+//! tagged id; and, against a recording stand-in, a refused workspace lookup
+//! that leaves nothing created.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +16,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use common::process::{Running, fake_claude_binary, free_port, serve_issuer};
 
@@ -26,6 +30,16 @@ fn fake_claude_config() -> String {
 }
 
 fn issuer_config(public: &str, claude: &str, state_dir: &Path) -> String {
+    issuer_config_in(
+        public,
+        claude,
+        state_dir,
+        "  workspace_id    = \"wrkspc_demo\"\n",
+    )
+}
+
+/// The configuration with `workspace` as the provider's workspace line(s).
+fn issuer_config_in(public: &str, claude: &str, state_dir: &Path, workspace: &str) -> String {
     format!(
         r#"# issuer-svc for the register test
 [server]
@@ -43,8 +57,7 @@ id = "claude-demo"
 name = "Claude demo"
   [credential_provider.claude_wif]
   organization_id = "{ORG}"   # the organization
-  workspace_id    = "wrkspc_demo"
-
+{workspace}
 [[client_workload]]
 id = "demo-app"
 identity = "spiffe://cluster.local/ns/demo/sa/app"
@@ -232,4 +245,115 @@ fn register_from_an_empty_organization_to_verified() {
         "{out}"
     );
     assert!(out.contains("org:admin"), "{out}");
+}
+
+/// Every call a stand-in Admin API saw: `METHOD path?query` and the
+/// `anthropic-version` it carried.
+type Calls = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+/// A stand-in Admin API on a real socket: the workspace list answers
+/// `workspaces` (status, body); other lists are empty; creates succeed.
+fn recording_admin_api(workspaces: (u16, serde_json::Value)) -> (String, Calls) {
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let calls: Calls = Arc::default();
+    let seen = calls.clone();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap| {
+        let seen = seen.clone();
+        let workspaces = workspaces.clone();
+        async move {
+            let version = headers
+                .get("anthropic-version")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            seen.lock()
+                .unwrap()
+                .push((format!("{method} {uri}"), version));
+            let (status, body) = if uri.path() == "/v1/organizations/workspaces" {
+                workspaces
+            } else if method == Method::GET {
+                (200, serde_json::json!({"data": [], "next_page": null}))
+            } else {
+                (200, serde_json::json!({"id": "xxx_created"}))
+            };
+            (StatusCode::from_u16(status).unwrap(), axum::Json(body))
+        }
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap().to_string()).unwrap();
+            let app = axum::Router::new().fallback(handler);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (rx.recv().unwrap(), calls)
+}
+
+fn register_without_workspace(claude: &str, flags: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("issuer.toml");
+    let public = format!("127.0.0.1:{}", free_port());
+    let text = issuer_config_in(&public, claude, &dir.path().join("state"), "");
+    std::fs::write(&config, text).unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, ADMIN_TOKEN).unwrap();
+    register(&config, &token, flags)
+}
+
+#[test]
+fn a_refused_workspace_lookup_stops_register_before_anything_is_created() {
+    let refusal = serde_json::json!({"type": "error", "error": {
+        "type": "permission_error", "message": "not allowed to list workspaces"}});
+    let (claude, calls) = recording_admin_api((403, refusal));
+    let (code, out) = register_without_workspace(&claude, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for part in [
+        "credential_provider[0].claude_wif.workspace_id",
+        "`wrkspc_…` id",
+        "403 permission_error: not allowed to list workspaces",
+        "Nothing was created.",
+    ] {
+        assert!(out.contains(part), "missing {part:?} in:\n{out}");
+    }
+    let calls = calls.lock().unwrap().clone();
+    assert!(
+        calls.iter().all(|(call, _)| call.starts_with("GET ")),
+        "no write after a refused lookup: {calls:?}"
+    );
+    assert_eq!(
+        calls.first().map(|(call, _)| call.as_str()),
+        Some("GET /v1/organizations/workspaces?include_default=true&limit=100")
+    );
+}
+
+#[test]
+fn no_default_workspace_candidate_stops_register_before_anything_is_created() {
+    // Both lists hold the same workspaces: no default workspace to find.
+    let same = serde_json::json!({"data": [{"id": "wrkspc_demo", "type": "workspace",
+        "name": "demo", "archived_at": null}], "has_more": false,
+        "first_id": "wrkspc_demo", "last_id": "wrkspc_demo"});
+    let (claude, calls) = recording_admin_api((200, same));
+    let (code, out) = register_without_workspace(&claude, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("names no workspace that the list without it lacks")
+            && out.contains("credential_provider[0].claude_wif.workspace_id"),
+        "{out}"
+    );
+    let calls = calls.lock().unwrap().clone();
+    assert!(
+        calls.iter().all(|(call, _)| call.starts_with("GET ")),
+        "{calls:?}"
+    );
+    assert!(
+        calls
+            .iter()
+            .all(|(_, version)| version.as_deref() == Some("2026-10-21")),
+        "every call carries the SDKs' anthropic-version: {calls:?}"
+    );
 }
