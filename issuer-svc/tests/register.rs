@@ -102,7 +102,7 @@ fn admin(claude: &str, method: &str, path: &str, body: serde_json::Value) -> ser
         let request = client
             .request(method.parse().unwrap(), format!("http://{claude}{path}"))
             .bearer_auth(ADMIN_TOKEN)
-            .header("anthropic-version", "2023-06-01");
+            .header("anthropic-version", "2026-10-21");
         let request = if body.is_null() {
             request
         } else {
@@ -245,6 +245,137 @@ fn register_from_an_empty_organization_to_verified() {
         "{out}"
     );
     assert!(out.contains("org:admin"), "{out}");
+}
+
+/// fake-claude's default workspace (its `default_workspace_id` default).
+const DEFAULT_WORKSPACE_ID: &str = "wrkspc_01DefaultWorkspace";
+
+/// fake-claude with an empty organization, and an issuer-svc configuration
+/// (provider workspace line `workspace`) with an admin token file.
+struct Org {
+    _dir: tempfile::TempDir,
+    _fake: Running,
+    claude: String,
+    config: std::path::PathBuf,
+    token: std::path::PathBuf,
+}
+
+fn empty_org(workspace: &str) -> Org {
+    let dir = tempfile::tempdir().unwrap();
+    let fake_config = dir.path().join("fake-claude.toml");
+    std::fs::write(&fake_config, fake_claude_config()).unwrap();
+    let mut command = Command::new(fake_claude_binary());
+    command.arg("--config").arg(&fake_config);
+    let mut fake = Running::spawn(command, true);
+    let claude = fake.wait_for("fake-claude listening on ");
+    let public = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("issuer.toml");
+    let text = issuer_config_in(&public, &claude, &dir.path().join("state"), workspace);
+    std::fs::write(&config, text).unwrap();
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, format!("{ADMIN_TOKEN}\n")).unwrap();
+    Org {
+        _dir: dir,
+        _fake: fake,
+        claude,
+        config,
+        token,
+    }
+}
+
+#[test]
+fn register_without_workspace_id_uses_the_default_workspaces_tagged_id() {
+    let org = empty_org("");
+    let (code, out) = register(&org.config, &org.token, &["--write"]);
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        "  create     service account `claude-demo`",
+        &format!(
+            "  create     workspace membership `{DEFAULT_WORKSPACE_ID}`  [the default workspace]"
+        ),
+        &format!(
+            "  created    workspace membership `{DEFAULT_WORKSPACE_ID}` (workspace_developer)"
+        ),
+        "  create     federation rule `claude-demo`",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        out.ends_with("Verified successfully: scope workspace:developer, token lifetime 3600s\n"),
+        "{out}"
+    );
+    let rules = admin(
+        &org.claude,
+        "GET",
+        "/v1/organizations/federation_rules",
+        serde_json::Value::Null,
+    );
+    assert_eq!(
+        rules["data"][0]["workspace_ids"],
+        serde_json::json!([DEFAULT_WORKSPACE_ID])
+    );
+    let account = rules["data"][0]["target"]["service_account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let members = admin(
+        &org.claude,
+        "GET",
+        &format!("/v1/organizations/service_accounts/{account}/workspaces"),
+        serde_json::Value::Null,
+    );
+    let explicit: Vec<&serde_json::Value> = members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["implicit"] != true)
+        .collect();
+    assert_eq!(explicit.len(), 1, "{members}");
+    assert_eq!(explicit[0]["workspace_id"], DEFAULT_WORKSPACE_ID);
+    assert_eq!(explicit[0]["workspace_role"], "workspace_developer");
+
+    let (code, out) = register(&org.config, &org.token, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.matches("  unchanged  ").count(), 4, "{out}");
+}
+
+#[test]
+fn a_name_held_by_an_archived_rule_is_refused_before_anything_is_created() {
+    let org = empty_org("  workspace_id    = \"wrkspc_demo\"\n");
+    let (code, out) = register(&org.config, &org.token, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let rules = admin(
+        &org.claude,
+        "GET",
+        "/v1/organizations/federation_rules",
+        serde_json::Value::Null,
+    );
+    let old = rules["data"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/organizations/federation_rules/{old}/archive");
+    admin(&org.claude, "POST", &path, serde_json::json!({}));
+
+    // The configuration names no rule: register would create `claude-demo`.
+    let (code, out) = register(&org.config, &org.token, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "the name `claude-demo` is held by an archived federation rule (id {old}, found \
+             with `include_archived=true`)"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("Give the credential provider another id"),
+        "{out}"
+    );
+    assert!(!out.contains("  created  "), "{out}");
+    let live = admin(
+        &org.claude,
+        "GET",
+        "/v1/organizations/federation_rules",
+        serde_json::Value::Null,
+    );
+    assert_eq!(live["data"], serde_json::json!([]), "nothing was created");
 }
 
 /// Every call a stand-in Admin API saw: `METHOD path?query` and the
