@@ -10,22 +10,35 @@
 (3) An SDK client pointed at Envoy, with only a dummy API key, completes
     `messages.create` (plain and streaming) through the claude-wif filter.
 
+The tests import the SDK in .venv (the newest tested, sdk_versions.py);
+test_sdk_versions.py runs this whole file again in a subprocess for each
+older version, with `PYTHONPATH` on its install and
+`CLAUDE_WIF_SDK_UNDER_TEST` naming it, and the first test checks that the
+SDK imported is the one intended.
+
 No token or assertion is ever printed: assertions compare prefixes and
 lengths through booleans.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import anthropic
 import pytest
 from anthropic.lib.credentials import (
+    StaticToken,
     WorkloadIdentityCredentials,
     WorkloadIdentityError,
     exchange_federation_assertion,
 )
 
-from harness import DEMO_IDENTITY, ORGANIZATION_ID, http
+from harness import DEMO_IDENTITY, ORGANIZATION_ID, ROOT, http
 from sdk_support import IssuerSigner
+from sdk_versions import newest, target_dir
+
+UNDER_TEST = os.environ.get("CLAUDE_WIF_SDK_UNDER_TEST") or newest()
 
 MODEL = "claude-sonnet-4-6"
 REPLY = "Hello from fake-claude."
@@ -70,6 +83,13 @@ def auth_history(stack) -> list:
     resp = http("GET", f"{stack.claude.url}/_test/auth_history")
     assert resp.status == 200
     return resp.json()
+
+
+def test_sdk_is_the_version_under_test():
+    assert anthropic.__version__ == UNDER_TEST
+    where = target_dir(UNDER_TEST)
+    installed = (where if where is not None else ROOT / ".venv").resolve()
+    assert Path(anthropic.__file__).resolve().is_relative_to(installed), anthropic.__file__
 
 
 def test_sdk_exchange_helpers_get_a_token_for_an_issuer_svc_assertion(stack, signer):
@@ -154,7 +174,10 @@ def test_sdk_client_with_the_token_calls_messages_and_streams(stack, signer):
         base_url=stack.claude.url,
         **exchange_kwargs(stack),
     )
-    client = anthropic.Anthropic(auth_token=token.token, base_url=stack.claude.url, max_retries=0)
+    # `credentials=StaticToken(...)`: the SDK then adds `oauth-2025-04-20` to
+    # `anthropic-beta` itself, which every Bearer request needs. (A bare
+    # `auth_token=` sends the Bearer header without that flag.)
+    client = anthropic.Anthropic(credentials=StaticToken(token.token), base_url=stack.claude.url, max_retries=0)
 
     message = client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
     assert message.type == "message" and message.role == "assistant"
@@ -179,6 +202,7 @@ def test_sdk_client_with_the_token_calls_messages_and_streams(stack, signer):
 
     seen = stack.claude.last_request()
     assert seen["bearer_valid"] is True
+    assert "oauth-2025-04-20" in seen["headers"]["anthropic-beta"].split(",")
     assert seen["token"]["workspace_id"] == "wrkspc_demo"
     assert seen["token"]["scope"] == "workspace:developer"
 
@@ -206,7 +230,12 @@ def test_sdk_client_with_workload_identity_credentials_exchanges_by_itself(stack
 
 def test_sdk_client_through_envoy_needs_no_credentials_of_its_own(stack):
     envoy = stack.envoy()
-    client = anthropic.Anthropic(api_key="sk-ant-api03-dummy-not-a-key", base_url=envoy.url, max_retries=0)
+    dummy = "sk-ant-api03-dummy-not-a-key"
+    client = anthropic.Anthropic(api_key=dummy, base_url=envoy.url, max_retries=0)
+    # SDK 2.x sends an API key as `Authorization: Bearer <key>`, not as
+    # `x-api-key` (`_api_key_auth` in `_client.py`): the filter overwrites it.
+    sent_as_bearer = client.auth_headers == {"Authorization": f"Bearer {dummy}"}
+    assert sent_as_bearer, "the SDK no longer sends its API key as a Bearer authorization"
 
     message = client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
     assert message.content[0].text == REPLY
