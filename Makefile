@@ -51,6 +51,7 @@ $(SETUP_STAMP): tests/requirements.txt
 	rustup target add $(WASM_TARGET)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	$(VENV)/bin/python tests/e2e/sdk_versions.py install
 	$(ENVOY) --version
 	touch $@
 
