@@ -4,6 +4,9 @@
 //! scope allows the endpoint (403 `permission_error` otherwise; see
 //! [`crate::scope`]).
 //!
+//! A Bearer request also needs `oauth-2025-04-20` in `anthropic-beta`
+//! (401 otherwise, whatever the token).
+//!
 //! `x-api-key` never authenticates here (it is only counted): the point of
 //! the project is that no API key reaches Claude.
 
@@ -12,8 +15,12 @@ use axum::http::header::AUTHORIZATION;
 
 use crate::app::AppState;
 use crate::errors::ApiError;
+use crate::exchange::has_beta;
 use crate::scope::ApiEndpoint;
 use crate::tokens::{TokenGrant, last4};
+
+/// The beta flag every request authenticated by an OAuth Bearer token needs.
+pub const OAUTH_BETA: &str = "oauth-2025-04-20";
 
 /// The token in `authorization: Bearer <token>` (scheme case-insensitive).
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -23,10 +30,17 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Judges the bearer token alone (401s).
+/// Judges the bearer token alone (401s). A Bearer request without
+/// `oauth-2025-04-20` in `anthropic-beta` is refused before its token is
+/// looked at, as Claude does.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<TokenGrant, ApiError> {
     let token =
         bearer_token(headers).ok_or_else(|| ApiError::authentication("missing bearer token"))?;
+    if !has_beta(headers, OAUTH_BETA) {
+        return Err(ApiError::authentication(format!(
+            "OAuth authentication is currently not supported without anthropic-beta: {OAUTH_BETA}"
+        )));
+    }
     state
         .tokens
         .check(token, state.clock.now())

@@ -12,7 +12,7 @@ use jsonwebtoken::jwk::{Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use crate::config::{FederationIssuer, FederationRule};
+use crate::config::{EXPECTED_AUDIENCE, FederationIssuer, FederationRule};
 use crate::exchange::Denial;
 
 /// Claude refuses larger assertions.
@@ -169,8 +169,8 @@ pub fn claims_match(expected: &BTreeMap<String, String>, claims: &Map<String, Va
         .all(|(name, value)| claims.get(name).and_then(Value::as_str) == Some(value.as_str()))
 }
 
-/// Every claim rule after the signature: subject, audience, claims, times,
-/// lifetime.
+/// Every claim rule after the signature: subject, audience (the rule's, or
+/// [`EXPECTED_AUDIENCE`] when it sets none), claims, times, lifetime.
 pub fn check_claims(
     parsed: &ParsedAssertion,
     issuer: &FederationIssuer,
@@ -187,9 +187,8 @@ pub fn check_claims(
     {
         return Err(Denial::MatchSubjectPrefix);
     }
-    if let Some(expected) = &rule.audience
-        && !audience_contains(claims.get("aud"), expected)
-    {
+    let expected = rule.audience.as_deref().unwrap_or(EXPECTED_AUDIENCE);
+    if !audience_contains(claims.get("aud"), expected) {
         return Err(Denial::AudienceMismatch);
     }
     if !claims_match(&rule.claims, claims) {

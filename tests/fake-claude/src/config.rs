@@ -4,8 +4,12 @@
 //! Every error names its field path (`federation_rule[0].issuer: …`) and all
 //! of them are reported at once.
 //!
-//! The organization always has a default workspace, named `default` wherever
-//! a workspace id is expected; `[[workspace]]` lists the others (`wrkspc_…`).
+//! The organization always has a default workspace with a tagged id of its
+//! own (`default_workspace_id`, default [`DEFAULT_WORKSPACE_ID`]); in this
+//! file `default` may stand for it wherever a workspace id is expected (a
+//! convenience of the seed only: the Admin API takes tagged ids alone, and the
+//! literal `default` exists only at the token exchange). `[[workspace]]` lists
+//! the others (`wrkspc_…`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +18,7 @@ use std::net::SocketAddr;
 use jsonwebtoken::jwk::Jwk;
 use reqwest::Url;
 
+use crate::roles::{Memberships, WorkspaceRole};
 use crate::scope::OAuthScope;
 
 pub mod raw;
@@ -25,8 +30,15 @@ pub const DEFAULT_JWKS_CACHE_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_JWT_LIFETIME_SECONDS: i64 = 3600;
 pub const DEFAULT_TOKEN_LIFETIME_SECONDS: i64 = 3600;
 pub const DEFAULT_OAUTH_SCOPE: OAuthScope = OAuthScope::Developer;
-/// The organization's default workspace, as named in requests and config.
+/// The token exchange's (and this file's) name for the default workspace.
 pub const DEFAULT_WORKSPACE: &str = "default";
+/// The default workspace's tagged id unless configured.
+pub const DEFAULT_WORKSPACE_ID: &str = "wrkspc_01DefaultWorkspace";
+/// The `aud` an assertion must carry when its rule sets no `match.audience`.
+pub const EXPECTED_AUDIENCE: &str = "https://api.anthropic.com";
+/// Admin API list items per page unless configured: small, so every client
+/// must follow `next_page`.
+pub const DEFAULT_ADMIN_PAGE_SIZE: usize = 2;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -41,8 +53,14 @@ pub struct Config {
     pub admin_tokens: Vec<AdminToken>,
     /// By `svac_…` id.
     pub service_accounts: BTreeMap<String, ServiceAccount>,
-    /// The configured `wrkspc_…` ids, in file order (`default` not included).
+    /// The default workspace's tagged id.
+    pub default_workspace: String,
+    /// The other workspaces' `wrkspc_…` ids, in file order.
     pub workspaces: Vec<String>,
+    /// The role a `workspace:developer` token needs in its workspace.
+    pub developer_scope_role: WorkspaceRole,
+    /// Admin API list items per page at most (1–100).
+    pub admin_page_size: usize,
     /// By `fdis_…` id.
     pub issuers: BTreeMap<String, FederationIssuer>,
     /// By `fdrl_…` id.
@@ -72,15 +90,14 @@ impl fmt::Debug for AdminToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceAccount {
     pub id: String,
-    /// `None`: a member of every workspace.
+    /// Explicit `workspace_developer` memberships (tagged ids); `None`: a
+    /// `workspace_developer` member of every workspace.
     pub workspaces: Option<Vec<String>>,
 }
 
 impl ServiceAccount {
-    pub fn is_member_of(&self, workspace: &str) -> bool {
-        self.workspaces
-            .as_ref()
-            .is_none_or(|list| list.iter().any(|w| w == workspace))
+    pub fn memberships(&self) -> Memberships {
+        Memberships::seeded(self.workspaces.as_deref())
     }
 }
 
@@ -120,7 +137,7 @@ pub struct FederationIssuer {
 /// The workspaces a rule can mint tokens for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleWorkspaces {
-    /// One or several, each `wrkspc_…` or `default`. Never empty.
+    /// One or several tagged ids. Never empty.
     Listed(Vec<String>),
     /// `applies_to_all_workspaces = true`.
     All,
@@ -132,7 +149,8 @@ pub struct FederationRule {
     pub issuer: String,
     /// Exact match on `sub`, or a prefix match when it ends with `*`.
     pub subject_prefix: Option<String>,
-    /// Must be an element of the assertion's `aud`.
+    /// Must be an element of the assertion's `aud`; when `None`,
+    /// [`EXPECTED_AUDIENCE`] must be.
     pub audience: Option<String>,
     /// Top-level claim → exact string value (all must hold).
     pub claims: BTreeMap<String, String>,
@@ -154,11 +172,11 @@ impl Config {
         raw.validate()
     }
 
-    /// Every workspace `rule` covers, `default` first when covered.
+    /// Every workspace `rule` covers, the default one first when covered.
     pub fn covered_workspaces(&self, rule: &FederationRule) -> Vec<String> {
         match &rule.workspaces {
             RuleWorkspaces::Listed(list) => list.clone(),
-            RuleWorkspaces::All => std::iter::once(DEFAULT_WORKSPACE.to_owned())
+            RuleWorkspaces::All => std::iter::once(self.default_workspace.clone())
                 .chain(self.workspaces.iter().cloned())
                 .collect(),
         }

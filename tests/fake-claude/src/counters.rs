@@ -38,6 +38,8 @@ pub struct CountersSnapshot {
     pub requests_forbidden: u64,
     /// API requests carrying any `x-api-key` header.
     pub requests_with_api_key: u64,
+    /// Admin API requests by the `anthropic-version` they sent.
+    pub admin_api_versions: BTreeMap<String, u64>,
 }
 
 /// `GET /_test/last_request`: `{"headers": {name: value}, "bearer_valid":
@@ -133,6 +135,16 @@ impl Counters {
                         .or_default() += 1;
                 }
             }
+        });
+    }
+
+    /// One authorized Admin API request that sent `version`.
+    pub fn admin_version(&self, version: &str) {
+        self.with(|s| {
+            *s.counters
+                .admin_api_versions
+                .entry(version.to_owned())
+                .or_default() += 1;
         });
     }
 

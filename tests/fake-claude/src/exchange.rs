@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -21,10 +21,13 @@ use crate::errors::ApiError;
 use crate::faults;
 use crate::history::{AuthEvent, Outcome};
 use crate::jwks::KeyLookupError;
+use crate::roles::WorkspaceRole;
 use crate::tokens::{TokenGrant, last4};
 
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const AUTHENTICATION_FAILED: &str = "Authentication failed";
+/// The beta flag that routes `/v1/oauth/token` to the federation handler.
+pub const FEDERATION_BETA: &str = "oidc-federation-2026-04-01";
 /// Shortest token fake-claude mints.
 pub const MIN_TOKEN_LIFETIME_SECONDS: i64 = 60;
 
@@ -79,6 +82,8 @@ pub enum Denial {
     WorkspaceIdRequired,
     #[error("workspace_not_allowed")]
     WorkspaceNotAllowed,
+    #[error("insufficient_workspace_role")]
+    InsufficientWorkspaceRole,
 }
 
 /// Any refusal of the exchange.
@@ -88,6 +93,10 @@ pub enum ExchangeError {
     InvalidRequest(ApiError),
     #[error("denied: {0}")]
     Denied(Denial),
+    /// No `oidc-federation-2026-04-01` in `anthropic-beta`: Claude routes
+    /// the request to another OAuth handler, which knows no jwt-bearer grant.
+    #[error("unsupported grant type: anthropic-beta lacks {FEDERATION_BETA}")]
+    WrongHandler,
 }
 
 impl ExchangeError {
@@ -96,12 +105,13 @@ impl ExchangeError {
         match self {
             Self::InvalidRequest(_) => "invalid_request".to_owned(),
             Self::Denied(denial) => denial.to_string(),
+            Self::WrongHandler => "unsupported_grant_type".to_owned(),
         }
     }
 
     pub fn outcome(&self) -> Outcome {
         match self {
-            Self::InvalidRequest(_) => Outcome::InvalidRequest,
+            Self::InvalidRequest(_) | Self::WrongHandler => Outcome::InvalidRequest,
             Self::Denied(_) => Outcome::Denied,
         }
     }
@@ -110,6 +120,7 @@ impl ExchangeError {
         match self {
             Self::InvalidRequest(error) => error.error_type.status(),
             Self::Denied(_) => StatusCode::UNAUTHORIZED,
+            Self::WrongHandler => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -125,6 +136,11 @@ impl IntoResponse for ExchangeError {
         match self {
             Self::InvalidRequest(error) => error.into_response(),
             Self::Denied(_) => ApiError::authentication(AUTHENTICATION_FAILED).into_response(),
+            Self::WrongHandler => ApiError::invalid_request(format!(
+                "unsupported_grant_type: this OAuth handler does not take {GRANT_TYPE}; the \
+                 federation token exchange needs anthropic-beta: {FEDERATION_BETA}"
+            ))
+            .into_response(),
         }
     }
 }
@@ -225,25 +241,28 @@ pub fn parse_request(body: &[u8]) -> Result<ExchangeRequest, ApiError> {
     })
 }
 
-/// The workspace the token is for, among those the rule `covered`
-/// (`default` = the organization's default workspace).
+/// The workspace the token is for, among those the rule `covered` (tagged
+/// ids; the request's `default` is already the default workspace's id).
 ///
-/// Without a `workspace_id`: the rule's sole workspace; else, when the rule
-/// covers more than one non-default workspace, `workspace_id_required`; else
-/// the default workspace.
+/// Without a `workspace_id`: the rule's sole workspace; `workspace_id_required`
+/// when it covers more than one.
 pub fn select_workspace(requested: Option<&str>, covered: &[String]) -> Result<String, Denial> {
-    match requested {
-        Some(id) if covered.iter().any(|w| w == id) => Ok(id.to_owned()),
-        Some(_) => Err(Denial::WorkspaceNotAllowed),
-        None => match covered {
-            [] => Err(Denial::WorkspaceNotAllowed),
-            [only] => Ok(only.clone()),
-            _ if covered.iter().filter(|w| *w != DEFAULT_WORKSPACE).count() > 1 => {
-                Err(Denial::WorkspaceIdRequired)
-            }
-            _ => Ok(DEFAULT_WORKSPACE.to_owned()),
-        },
+    match (requested, covered) {
+        (Some(id), _) if covered.iter().any(|w| w == id) => Ok(id.to_owned()),
+        (Some(_), _) | (None, []) => Err(Denial::WorkspaceNotAllowed),
+        (None, [only]) => Ok(only.clone()),
+        (None, _) => Err(Denial::WorkspaceIdRequired),
     }
+}
+
+/// Whether `anthropic-beta` (comma-separated, possibly repeated) has `flag`.
+pub fn has_beta(headers: &HeaderMap, flag: &str) -> bool {
+    headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| item.trim() == flag)
 }
 
 /// `max(60, min(token_lifetime_seconds, 2 × (exp − now)))`.
@@ -307,13 +326,21 @@ pub async fn exchange(
     {
         return Err(Denial::ServiceAccountMismatch.into());
     }
-    let workspace = select_workspace(request.workspace_id.as_deref(), &view.covered)?;
-    let member = view
+    let requested = request.workspace_id.as_deref().map(|id| {
+        if id == DEFAULT_WORKSPACE {
+            view.default_workspace.as_str()
+        } else {
+            id
+        }
+    });
+    let workspace = select_workspace(requested, &view.covered)?;
+    let role = view
         .account
         .as_ref()
-        .is_some_and(|account| account.is_member_of(&workspace));
-    if !member {
-        return Err(Denial::ServiceAccountNotInWorkspace.into());
+        .and_then(|members| members.role_in(&workspace, &view.default_workspace))
+        .ok_or(Denial::ServiceAccountNotInWorkspace)?;
+    if role < WorkspaceRole::needed_for(rule.oauth_scope, config.developer_scope_role) {
+        return Err(Denial::InsufficientWorkspaceRole.into());
     }
     if let (true, Some(jti)) = (issuer.check_jti, &claims.jti) {
         let remember_until = claims.exp.saturating_add(LEEWAY_SECONDS);
@@ -342,7 +369,11 @@ pub async fn exchange(
 
 /// The route handler: applies an injected fault, or runs [`exchange`] and
 /// logs, counts and records the outcome.
-pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn token_endpoint(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if let Some(fault) = state.faults.take()
         && let Some(response) = faults::apply(&fault).await
     {
@@ -351,7 +382,11 @@ pub async fn token_endpoint(State(state): State<AppState>, body: Bytes) -> Respo
         return response;
     }
     let mut log = ExchangeLog::default();
-    let outcome = exchange(&state, &body, &mut log).await;
+    let outcome = if has_beta(&headers, FEDERATION_BETA) {
+        exchange(&state, &body, &mut log).await
+    } else {
+        Err(ExchangeError::WrongHandler)
+    };
     let (status, result, reason) = match &outcome {
         Ok(_) => (StatusCode::OK, Outcome::Success, None),
         Err(error) => (error.status(), error.outcome(), Some(error.reason())),

@@ -24,6 +24,7 @@ pub mod jti;
 pub mod jwks;
 pub mod messages;
 pub mod models;
+pub mod roles;
 pub mod scope;
 pub mod server;
 pub mod test_endpoints;

@@ -236,7 +236,34 @@ pub struct Reply {
     pub text: String,
 }
 
-/// Drives `app(state)` with one request (`body` `null` = empty).
+/// The `anthropic-beta` the official SDKs send to `uri`: both flags to the
+/// token endpoint, the OAuth one to the API. `None` for other paths.
+pub fn sdk_beta(uri: &str) -> Option<&'static str> {
+    if uri.starts_with("/v1/oauth/token") {
+        Some("oauth-2025-04-20,oidc-federation-2026-04-01")
+    } else if uri.starts_with("/v1/messages") || uri.starts_with("/v1/models") {
+        Some("oauth-2025-04-20")
+    } else {
+        None
+    }
+}
+
+/// An HTTP client that sends both beta flags on every request, as the
+/// SDKs do on the token endpoint.
+pub fn sdk_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "anthropic-beta",
+        reqwest::header::HeaderValue::from_static("oauth-2025-04-20,oidc-federation-2026-04-01"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// Drives `app(state)` with one request (`body` `null` = empty), with the
+/// SDKs' `anthropic-beta` ([`sdk_beta`]) unless `headers` has one.
 pub async fn call(
     state: &crate::AppState,
     method: &str,
@@ -249,6 +276,12 @@ pub async fn call(
     let mut request = axum::http::Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
+    }
+    let has_beta = headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("anthropic-beta"));
+    if let (false, Some(beta)) = (has_beta, sdk_beta(uri)) {
+        request = request.header("anthropic-beta", beta);
     }
     let body = if body.is_null() {
         axum::body::Body::empty()

@@ -141,7 +141,7 @@ fn check_issuer_url(url: &str, source: &JwksSource) -> Result<(), ApiError> {
 fn name_taken(org: &super::registry::Org, name: &str, except: &str) -> bool {
     org.issuers
         .iter()
-        .any(|r| r.meta.live() && r.meta.name == name && r.issuer.id != except)
+        .any(|r| r.meta.name == name && r.issuer.id != except)
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -216,7 +216,7 @@ pub async fn list(
             .into_iter()
             .map(|r| (r.issuer.id.clone(), issuer_json(r)))
             .collect();
-        params.page(items)
+        params.page(items, state.config.admin_page_size)
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -13,23 +13,32 @@
 //! | same five | `/v1/organizations/service_accounts…` (update: `description`, `organization_role`) |
 //! | `GET`/`POST` | `/v1/organizations/service_accounts/{id}/workspaces` (list / add) |
 //! | `DELETE` | `/v1/organizations/service_accounts/{id}/workspaces/{workspace_id}` |
+//! | `GET` | `/v1/organizations/workspaces` (`include_default`; [`workspaces`]) |
 //!
 //! Every request needs `anthropic-version` and `authorization: Bearer` with
 //! an `org:admin` OAuth token: one of the configured `admin_tokens`, or a
 //! token this simulator minted through a rule with `org:admin` scope. An
 //! `x-api-key` (Admin API key) is refused with 401, like Claude does.
 //!
-//! Lists take `limit` (1–1000, default 20), `page` (the `next_page` cursor
-//! of the previous answer) and `include_archived`; they answer
-//! `{"data": […], "next_page": "…" | null}`. Service accounts are listed
-//! newest first, everything else oldest first.
+//! Federation and service-account lists take `limit` (1–100, default 20),
+//! `page` (the `next_page` cursor of the previous answer) and
+//! `include_archived`; they answer `{"data": […], "next_page": "…" | null}`
+//! with at most `admin_page_size` items (default 2, whatever `limit` says),
+//! so a client that does not follow `next_page` misses objects. Service
+//! accounts are listed newest first, everything else oldest first.
+//!
+//! Workspace ids are tagged (`wrkspc_…`), the default workspace's included:
+//! a `workspace_id` of `default` is refused (400; the literal is the token
+//! exchange's alone). Every service account is implicitly a `workspace_user`
+//! of the default workspace (listed with `"implicit": true`, not removable).
 //!
 //! Validation follows the SDK's documentation: names `^[a-z0-9-]+$` and
-//! unique among live objects of a kind (409), issuer URLs Claude can dial
+//! unique in the organization, archived objects' names included (409), issuer URLs Claude can dial
 //! for discovery (https, port 443, DNS name; any loopback URL is allowed
 //! here), `max_jwt_lifetime_seconds` 1–176400, `token_lifetime_seconds`
 //! 60–86400, a rule match needs a non-wildcard `subject_prefix` or
-//! `claims`, OAuth callers may only grant `workspace:developer` or
+//! `claims` (an `iss` claim equal to the issuer's URL does not count), a rule
+//! needs `workspace_id` unless `applies_to_all_workspaces`, OAuth callers may only grant `workspace:developer` or
 //! `workspace:inference`, archived objects cannot be updated (400) and an
 //! issuer or service account a live rule uses cannot be archived (400).
 //! 400 messages start with the field name (`name: …`).
@@ -40,12 +49,14 @@ pub mod rule_workspaces;
 pub mod rules;
 pub mod service_accounts;
 mod wire;
+pub mod workspaces;
 
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 
 use crate::app::AppState;
+use crate::config::{DEFAULT_WORKSPACE, well_formed_id};
 use crate::errors::ApiError;
 use crate::scope::OAuthScope;
 
@@ -97,6 +108,7 @@ pub fn routes() -> Router<AppState> {
             &format!("{ACCOUNTS}/{{id}}/workspaces/{{workspace_id}}"),
             delete(service_accounts::remove_workspace),
         )
+        .route("/v1/organizations/workspaces", get(workspaces::list))
 }
 
 /// Checks `anthropic-version` and the `org:admin` bearer token.
@@ -127,10 +139,31 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
             Err(_) => return Err(ApiError::authentication("invalid bearer token")),
         }
     }
-    if header("anthropic-version").is_none_or(|v| v.trim().is_empty()) {
+    let Some(version) = header("anthropic-version").filter(|v| !v.trim().is_empty()) else {
         return Err(ApiError::invalid_request(
             "anthropic-version: header is required",
         ));
+    };
+    state.counters.admin_version(version.trim());
+    Ok(())
+}
+
+/// A `workspace_id` the Admin API takes: a tagged id of a workspace of the
+/// organization. The literal `default` is the token exchange's alone.
+pub fn check_workspace(org: &registry::Org, id: &str) -> Result<(), ApiError> {
+    if id == DEFAULT_WORKSPACE {
+        let msg = "must be a tagged workspace id (\"wrkspc_…\"); \"default\" is accepted only by \
+                   the token exchange: list workspaces with include_default=true to find the \
+                   default workspace's id";
+        return Err(field_error("workspace_id", msg));
+    }
+    if !well_formed_id(id, "wrkspc_") {
+        let msg = format!("must be a tagged workspace id (\"wrkspc_…\"), got {id:?}");
+        return Err(field_error("workspace_id", msg));
+    }
+    if !org.workspace_exists(id) {
+        let msg = format!("no workspace {id:?} in this organization");
+        return Err(field_error("workspace_id", msg));
     }
     Ok(())
 }

@@ -3,15 +3,13 @@
 //! configuration file; objects seeded there are named after their id
 //! (`fdrl_demo` → `fdrl-demo`).
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine as _;
 use rand::Rng as _;
 
-use crate::config::{
-    Config, DEFAULT_WORKSPACE, FederationIssuer, FederationRule, RuleWorkspaces, ServiceAccount,
-};
+use crate::config::{Config, FederationIssuer, FederationRule, RuleWorkspaces};
+use crate::roles::Memberships;
 
 /// What every admin object carries besides its payload.
 #[derive(Debug, Clone)]
@@ -64,35 +62,22 @@ impl RuleRecord {
 #[derive(Debug, Clone)]
 pub struct AccountRecord {
     pub meta: Meta,
-    pub account: ServiceAccount,
+    /// `svac_…`.
+    pub id: String,
     /// `developer` or `admin`.
     pub organization_role: String,
-    /// Explicit memberships: workspace → role. `account.workspaces` follows it
-    /// (plus the implicit default workspace) unless seeded as "every workspace".
-    pub roles: BTreeMap<String, String>,
-}
-
-impl AccountRecord {
-    /// Rebuilds `account.workspaces` from the memberships (seeded "every
-    /// workspace" accounts stay so).
-    pub fn sync_workspaces(&mut self) {
-        if self.account.workspaces.is_some() {
-            let mut list = vec![DEFAULT_WORKSPACE.to_owned()];
-            list.extend(
-                self.roles
-                    .keys()
-                    .filter(|w| *w != DEFAULT_WORKSPACE)
-                    .cloned(),
-            );
-            self.account.workspaces = Some(list);
-        }
-    }
+    pub members: Memberships,
 }
 
 /// Everything the organization holds.
 #[derive(Debug, Default)]
 pub struct Org {
+    /// The default workspace's tagged id.
+    pub default_workspace: String,
+    /// The other workspaces.
     pub workspaces: Vec<String>,
+    /// When the organization (and its workspaces) came to be.
+    pub created_at: i64,
     pub issuers: Vec<IssuerRecord>,
     pub rules: Vec<RuleRecord>,
     pub accounts: Vec<AccountRecord>,
@@ -105,9 +90,9 @@ impl Org {
         self.next_seq
     }
 
-    /// `default` or a configured `wrkspc_…` id.
+    /// The default workspace's or a configured workspace's tagged id.
     pub fn workspace_exists(&self, id: &str) -> bool {
-        id == DEFAULT_WORKSPACE || self.workspaces.iter().any(|w| w == id)
+        id == self.default_workspace || self.workspaces.iter().any(|w| w == id)
     }
 
     pub fn issuer(&self, id: &str) -> Option<&IssuerRecord> {
@@ -119,14 +104,14 @@ impl Org {
     }
 
     pub fn account(&self, id: &str) -> Option<&AccountRecord> {
-        self.accounts.iter().find(|r| r.account.id == id)
+        self.accounts.iter().find(|r| r.id == id)
     }
 
-    /// Every workspace a rule covers, `default` first when covered.
+    /// Every workspace a rule covers, the default one first when covered.
     pub fn covered_workspaces(&self, rule: &FederationRule) -> Vec<String> {
         match &rule.workspaces {
             RuleWorkspaces::Listed(list) => list.clone(),
-            RuleWorkspaces::All => std::iter::once(DEFAULT_WORKSPACE.to_owned())
+            RuleWorkspaces::All => std::iter::once(self.default_workspace.clone())
                 .chain(self.workspaces.iter().cloned())
                 .collect(),
         }
@@ -139,8 +124,10 @@ pub struct ExchangeView {
     pub rule: FederationRule,
     pub issuer: FederationIssuer,
     pub covered: Vec<String>,
-    /// `None` when the target is unknown or archived.
-    pub account: Option<ServiceAccount>,
+    /// The target's memberships; `None` when it is unknown or archived.
+    pub account: Option<Memberships>,
+    /// The default workspace's tagged id.
+    pub default_workspace: String,
 }
 
 /// The organization behind one lock. Never held across an `await`.
@@ -153,7 +140,9 @@ impl Registry {
     /// The organization of `config`, every object created at `now`.
     pub fn from_config(config: &Config, now: i64) -> Self {
         let mut org = Org {
+            default_workspace: config.default_workspace.clone(),
             workspaces: config.workspaces.clone(),
+            created_at: now,
             ..Org::default()
         };
         let meta = |org: &mut Org, id: &str| Meta {
@@ -166,17 +155,11 @@ impl Registry {
         };
         for account in config.service_accounts.values() {
             let meta = meta(&mut org, &account.id);
-            let roles = account
-                .workspaces
-                .iter()
-                .flatten()
-                .map(|w| (w.clone(), "workspace_developer".to_owned()))
-                .collect();
             org.accounts.push(AccountRecord {
                 meta,
-                account: account.clone(),
+                id: account.id.clone(),
                 organization_role: "developer".to_owned(),
-                roles,
+                members: account.memberships(),
             });
         }
         for issuer in config.issuers.values() {
@@ -222,12 +205,13 @@ impl Registry {
         let account = org
             .account(&rule.rule.service_account)
             .filter(|r| r.meta.live())
-            .map(|r| r.account.clone());
+            .map(|r| r.members.clone());
         Some(ExchangeView {
             covered: org.covered_workspaces(&rule.rule),
             rule: rule.rule.clone(),
             issuer: issuer.issuer.clone(),
             account,
+            default_workspace: org.default_workspace.clone(),
         })
     }
 }

@@ -2,15 +2,15 @@
 //! rule is enabled for (list, enable, disable; all idempotent).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::authorize;
 use super::registry::rfc3339;
-use super::rules::{check_workspace, not_found};
-use super::wire::{self, AdminError};
+use super::rules::not_found;
+use super::wire::{self, AdminError, ListParams};
+use super::{authorize, check_workspace};
 use crate::app::AppState;
 use crate::errors::ApiError;
 
@@ -29,18 +29,20 @@ pub async fn list_workspaces(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(params): Query<ListParams>,
 ) -> Response {
-    wire::reply((|| {
+    let result = (|| {
         authorize(&state, &headers)?;
         let org = state.registry.lock();
         let record = org.rule(&id).ok_or_else(|| not_found(&id))?;
-        let data: Vec<Value> = record
+        let items = record
             .workspace_ids
             .iter()
-            .map(|(ws, at)| workspace_json(&id, ws, *at))
+            .map(|(ws, at)| (ws.clone(), workspace_json(&id, ws, *at)))
             .collect();
-        Ok(json!({"data": data, "next_page": null}))
-    })())
+        params.page(items, state.config.admin_page_size)
+    })();
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn add_workspace(

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::registry::{Org, RuleRecord, new_id, rfc3339};
 use super::wire::{self, AdminError, ListParams, conflict};
-use super::{authorize, check_slug, field_error};
+use super::{authorize, check_slug, check_workspace, field_error};
 use crate::app::AppState;
 use crate::config::{DEFAULT_TOKEN_LIFETIME_SECONDS, FederationRule, RuleWorkspaces};
 use crate::errors::ApiError;
@@ -133,6 +133,23 @@ fn parse_match(value: Option<&Value>) -> Result<Match, ApiError> {
     })
 }
 
+/// A match must narrow something: an `iss` claim equal to the issuer's own
+/// `issuer_url` does not (every assertion of the issuer has it).
+fn check_narrows(matcher: &Match, issuer_url: &str) -> Result<(), ApiError> {
+    let only_own_iss = matcher.subject_prefix.is_none()
+        && matcher
+            .claims
+            .iter()
+            .all(|(name, value)| name == "iss" && value == issuer_url);
+    if only_own_iss {
+        return Err(field_error(
+            "match.claims.iss",
+            "equals the issuer's own issuer_url and narrows nothing: add subject_prefix or another claim",
+        ));
+    }
+    Ok(())
+}
+
 /// `target.service_account_id` of a live service account.
 fn parse_target(org: &Org, value: Option<&Value>) -> Result<String, ApiError> {
     let Some(Value::Object(map)) = value else {
@@ -171,21 +188,10 @@ fn parse_scope(text: &str) -> Result<OAuthScope, ApiError> {
     }
 }
 
-pub(super) fn check_workspace(org: &Org, id: &str) -> Result<(), ApiError> {
-    if org.workspace_exists(id) {
-        Ok(())
-    } else {
-        Err(field_error(
-            "workspace_id",
-            format!("no workspace {id:?} in this organization"),
-        ))
-    }
-}
-
 fn name_taken(org: &Org, name: &str, except: &str) -> bool {
     org.rules
         .iter()
-        .any(|r| r.meta.live() && r.meta.name == name && r.rule.id != except)
+        .any(|r| r.meta.name == name && r.rule.id != except)
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -220,7 +226,7 @@ fn create_rule(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Val
     let now = state.clock.now();
     let mut org = state.registry.lock();
     match org.issuer(&issuer_id) {
-        Some(record) if record.meta.live() => {}
+        Some(record) if record.meta.live() => check_narrows(&matcher, &record.issuer.issuer_url)?,
         Some(_) => {
             let msg = format!("federation issuer {issuer_id:?} is archived");
             return Err(field_error("issuer_id", msg).into());
@@ -302,7 +308,7 @@ pub async fn list(
             .into_iter()
             .map(|r| (r.rule.id.clone(), rule_json(&org, r)))
             .collect();
-        params.page(items)
+        params.page(items, state.config.admin_page_size)
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -382,6 +388,9 @@ fn update_rule(
         return Err(conflict("federation rule", name));
     }
     let mut next = org.rule(id).ok_or_else(|| not_found(id))?.clone();
+    if let (Some(matcher), Some(issuer)) = (&matcher, org.issuer(&next.rule.issuer)) {
+        check_narrows(matcher, &issuer.issuer.issuer_url)?;
+    }
     if !next.meta.live() {
         let msg =
             format!("federation rule {id:?} is archived and cannot be updated: create a new rule");

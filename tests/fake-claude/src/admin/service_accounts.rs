@@ -1,8 +1,6 @@
 //! `/v1/organizations/service_accounts`: create, list (newest first), get,
 //! update, archive, and workspace memberships.
 
-use std::collections::BTreeMap;
-
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
@@ -11,24 +9,17 @@ use serde_json::{Value, json};
 
 use super::registry::{AccountRecord, Meta, Org, new_id, rfc3339};
 use super::wire::{self, AdminError, ListParams, conflict};
-use super::{authorize, check_slug, field_error};
+use super::{authorize, check_slug, check_workspace, field_error};
 use crate::app::AppState;
-use crate::config::{DEFAULT_WORKSPACE, ServiceAccount};
 use crate::errors::ApiError;
-
-const ROLES: [&str; 4] = [
-    "workspace_admin",
-    "workspace_developer",
-    "workspace_restricted_developer",
-    "workspace_user",
-];
+use crate::roles::{Memberships, WorkspaceRole};
 
 /// The wire shape of a service account (SDK `ServiceAccount`).
 pub fn account_json(record: &AccountRecord) -> Value {
     let meta = &record.meta;
     json!({
         "type": "service_account",
-        "id": record.account.id,
+        "id": record.id,
         "name": meta.name,
         "description": meta.description,
         "organization_role": record.organization_role,
@@ -60,7 +51,7 @@ fn live_mut<'a>(org: &'a mut Org, id: &str) -> Result<&'a mut AccountRecord, Api
     let record = org
         .accounts
         .iter_mut()
-        .find(|r| r.account.id == id)
+        .find(|r| r.id == id)
         .ok_or_else(|| not_found(id))?;
     if record.meta.live() {
         Ok(record)
@@ -82,11 +73,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
             .unwrap_or_else(|| "developer".to_owned());
         let now = state.clock.now();
         let mut org = state.registry.lock();
-        if org
-            .accounts
-            .iter()
-            .any(|r| r.meta.live() && r.meta.name == name)
-        {
+        if org.accounts.iter().any(|r| r.meta.name == name) {
             return Err(conflict("service account", &name));
         }
         let seq = org.next_seq();
@@ -99,15 +86,12 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Byt
                 archived_at: None,
                 seq,
             },
-            account: ServiceAccount {
-                id: new_id("svac_"),
-                workspaces: Some(vec![DEFAULT_WORKSPACE.to_owned()]),
-            },
+            id: new_id("svac_"),
             organization_role: role,
-            roles: BTreeMap::new(),
+            members: Memberships::default(),
         };
         let answer = account_json(&record);
-        tracing::info!(account = %record.account.id, name = %record.meta.name, "admin: service account created");
+        tracing::info!(account = %record.id, name = %record.meta.name, "admin: service account created");
         org.accounts.push(record);
         Ok::<Value, AdminError>(answer)
     })())
@@ -130,9 +114,9 @@ pub async fn list(
         records.sort_by_key(|r| std::cmp::Reverse(r.meta.seq));
         let items = records
             .into_iter()
-            .map(|r| (r.account.id.clone(), account_json(r)))
+            .map(|r| (r.id.clone(), account_json(r)))
             .collect();
-        params.page(items)
+        params.page(items, state.config.admin_page_size)
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -192,7 +176,7 @@ pub async fn archive(
         let record = org
             .accounts
             .iter_mut()
-            .find(|r| r.account.id == id)
+            .find(|r| r.id == id)
             .ok_or_else(|| not_found(&id))?;
         if record.meta.live() && !users.is_empty() {
             return Err(ApiError::invalid_request(format!(
@@ -222,22 +206,15 @@ fn member_json(account: &str, workspace: &str, role: &str, implicit: bool) -> Va
 /// Every membership: the implicit default-workspace one first when there
 /// is no explicit one. Accounts seeded as "every workspace" list them all.
 fn memberships(org: &Org, record: &AccountRecord) -> Vec<(String, Value)> {
-    let id = &record.account.id;
-    let mut roles = record.roles.clone();
-    if record.account.workspaces.is_none() {
-        for ws in &org.workspaces {
-            roles
-                .entry(ws.clone())
-                .or_insert_with(|| "workspace_developer".to_owned());
-        }
-    }
+    let id = &record.id;
+    let default = &org.default_workspace;
+    let all = std::iter::once(default).chain(&org.workspaces);
     let mut out = Vec::new();
-    if !roles.contains_key(DEFAULT_WORKSPACE) {
-        let member = member_json(id, DEFAULT_WORKSPACE, "workspace_user", true);
-        out.push((DEFAULT_WORKSPACE.to_owned(), member));
-    }
-    for (ws, role) in &roles {
-        out.push((ws.clone(), member_json(id, ws, role, false)));
+    for ws in all {
+        let explicit = record.members.explicit.contains_key(ws) || record.members.every_workspace;
+        if let Some(role) = record.members.role_in(ws, default) {
+            out.push((ws.clone(), member_json(id, ws, role.as_str(), !explicit)));
+        }
     }
     out
 }
@@ -257,7 +234,7 @@ pub async fn list_workspaces(
         } else {
             Vec::new()
         };
-        params.page(items)
+        params.page(items, state.config.admin_page_size)
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -272,22 +249,18 @@ pub async fn add_workspace(
         authorize(&state, &headers)?;
         let map = wire::object(&body, &["workspace_id", "workspace_role"])?;
         let workspace = wire::required_string(&map, "workspace_id")?;
-        let role = wire::required_string(&map, "workspace_role")?;
-        if !ROLES.contains(&role.as_str()) {
-            let msg = format!("must be one of {}, got {role:?}", ROLES.join(", "));
+        let text = wire::required_string(&map, "workspace_role")?;
+        let Some(role) = WorkspaceRole::parse(&text) else {
+            let msg = format!("must be one of {}, got {text:?}", WorkspaceRole::names());
             return Err(field_error("workspace_role", msg).into());
-        }
+        };
         let now = state.clock.now();
         let mut org = state.registry.lock();
-        if !org.workspace_exists(&workspace) {
-            let msg = format!("no workspace {workspace:?} in this organization");
-            return Err(field_error("workspace_id", msg).into());
-        }
+        check_workspace(&org, &workspace)?;
         let record = live_mut(&mut org, &id)?;
-        record.roles.insert(workspace.clone(), role.clone());
+        record.members.explicit.insert(workspace.clone(), role);
         record.meta.updated_at = now;
-        record.sync_workspaces();
-        Ok::<Value, AdminError>(member_json(&id, &workspace, &role, false))
+        Ok::<Value, AdminError>(member_json(&id, &workspace, role.as_str(), false))
     })())
 }
 
@@ -299,13 +272,16 @@ pub async fn remove_workspace(
     wire::reply((|| {
         authorize(&state, &headers)?;
         let mut org = state.registry.lock();
+        let default = org.default_workspace.clone();
         let record = org
             .accounts
             .iter_mut()
-            .find(|r| r.account.id == id)
+            .find(|r| r.id == id)
             .ok_or_else(|| not_found(&id))?;
-        if record.roles.remove(&workspace).is_some() {
-            record.sync_workspaces();
+        let explicit = record.members.explicit.remove(&workspace).is_some();
+        if !explicit && workspace == default {
+            let msg = "the implicit default-workspace membership cannot be removed";
+            return Err(field_error("workspace_id", msg).into());
         }
         Ok::<Value, AdminError>(json!({
             "type": "service_account_workspace_member_deleted",

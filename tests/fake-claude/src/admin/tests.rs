@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::config::DEFAULT_WORKSPACE_ID;
 use crate::test_support::{
     IssuerServer, NOW, Reply, SUBJECT, TestKey, call, claims, config_toml, exchange_body,
 };
@@ -173,10 +174,34 @@ async fn registered_objects_are_what_the_token_endpoint_enforces() {
         json!({
             "name": "demo", "issuer_id": issuer_id, "match": matcher, "oauth_scope": scope,
             "target": {"type": "service_account", "service_account_id": account_id},
-            "workspace_id": "default", "token_lifetime_seconds": lifetime,
+            "workspace_id": DEFAULT_WORKSPACE_ID, "token_lifetime_seconds": lifetime,
         })
     };
+    let mut literal_default = rule(
+        json!({"subject_prefix": SUBJECT}),
+        "workspace:developer",
+        600,
+    );
+    literal_default["workspace_id"] = json!("default");
+    let mut no_workspace = literal_default.clone();
+    no_workspace.as_object_mut().unwrap().remove("workspace_id");
+    let own_iss = json!({"claims": {"iss": server.issuer_url}});
     for (body, status, start) in [
+        (
+            literal_default,
+            400,
+            "workspace_id: must be a tagged workspace id",
+        ),
+        (
+            no_workspace,
+            400,
+            "workspace_id: required unless applies_to_all_workspaces",
+        ),
+        (
+            rule(own_iss, "workspace:developer", 600),
+            400,
+            "match.claims.iss:",
+        ),
         (
             rule(json!({"subject_prefix": "*"}), "workspace:developer", 600),
             400,
@@ -216,7 +241,7 @@ async fn registered_objects_are_what_the_token_endpoint_enforces() {
         ),
     )
     .await;
-    assert_eq!(created["workspace_ids"], json!(["default"]));
+    assert_eq!(created["workspace_ids"], json!([DEFAULT_WORKSPACE_ID]));
     assert_eq!(created["target"]["service_account_name"], "demo");
     let rule_id = created["id"].as_str().unwrap().to_owned();
 
@@ -368,7 +393,39 @@ async fn rule_workspaces_and_memberships_are_sub_resources() {
         account["id"].as_str().unwrap()
     );
     let implicit = admin(&state, "GET", &members, Value::Null).await;
-    assert_eq!(implicit.body["data"][0]["implicit"], true);
+    assert_eq!(
+        implicit.body["data"],
+        json!([{
+            "type": "service_account_workspace_member", "service_account_id": account["id"],
+            "workspace_id": DEFAULT_WORKSPACE_ID, "workspace_role": "workspace_user",
+            "implicit": true, "created_by_actor_id": null,
+        }]),
+        "every service account is implicitly a workspace_user of the default workspace"
+    );
+    let removed = admin(
+        &state,
+        "DELETE",
+        &format!("{members}/{DEFAULT_WORKSPACE_ID}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::BAD_REQUEST, "{}", removed.text);
+    for (workspace, role) in [
+        ("default", "workspace_developer"),
+        ("wrkspc_demo", "workspace_billing"),
+    ] {
+        let body = json!({"workspace_id": workspace, "workspace_role": role});
+        let refused = admin(&state, "POST", &members, body).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    }
+    let promoted = admin(
+        &state,
+        "POST",
+        &members,
+        json!({"workspace_id": DEFAULT_WORKSPACE_ID, "workspace_role": "workspace_developer"}),
+    )
+    .await;
+    assert_eq!(promoted.body["implicit"], false, "{}", promoted.text);
     let joined = admin(
         &state,
         "POST",
@@ -378,5 +435,120 @@ async fn rule_workspaces_and_memberships_are_sub_resources() {
     .await;
     assert_eq!(joined.body["workspace_role"], "workspace_developer");
     let both = admin(&state, "GET", &members, Value::Null).await;
-    assert_eq!(both.body["data"].as_array().unwrap().len(), 2);
+    let roles: Vec<(&str, &str, bool)> = both.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["workspace_id"].as_str().unwrap(),
+                m["workspace_role"].as_str().unwrap(),
+                m["implicit"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (DEFAULT_WORKSPACE_ID, "workspace_developer", false),
+            ("wrkspc_demo", "workspace_developer", false)
+        ]
+    );
+}
+
+/// Every item of a federation list, following `next_page`; also returns
+/// how many pages it took.
+async fn list_all(state: &AppState, path: &str) -> (Vec<Value>, usize) {
+    let (mut items, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let uri = match &cursor {
+            None => format!("{path}?limit=100"),
+            Some(c) => format!("{path}?limit=100&page={c}"),
+        };
+        let reply = admin(state, "GET", &uri, Value::Null).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        items.extend(reply.body["data"].as_array().unwrap().iter().cloned());
+        pages += 1;
+        match reply.body["next_page"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (items, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_are_short_whatever_the_limit_and_archived_names_stay_taken() {
+    let state = state("https://i.example.com/p");
+    let path = "/v1/organizations/service_accounts";
+    for name in ["a", "b", "c", "d"] {
+        create(&state, path, json!({"name": name})).await;
+    }
+    let first = admin(&state, "GET", &format!("{path}?limit=100"), Value::Null).await;
+    assert_eq!(
+        first.body["data"].as_array().unwrap().len(),
+        2,
+        "a short page"
+    );
+    assert!(first.body["next_page"].is_string());
+    let (all, pages) = list_all(&state, path).await;
+    assert_eq!((all.len(), pages), (5, 3), "svac-demo and the four");
+    let too_many = admin(&state, "GET", &format!("{path}?limit=101"), Value::Null).await;
+    assert_eq!(too_many.status, StatusCode::BAD_REQUEST);
+    assert!(
+        message(&too_many).starts_with("limit:"),
+        "{}",
+        too_many.text
+    );
+
+    let id = all[0]["id"].as_str().unwrap();
+    let archived = admin(&state, "POST", &format!("{path}/{id}/archive"), Value::Null).await;
+    assert_eq!(archived.status, StatusCode::OK, "{}", archived.text);
+    let again = admin(&state, "POST", path, json!({"name": all[0]["name"]})).await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "an archived object keeps its name: {}",
+        again.text
+    );
+    let versions = state.counters.snapshot().admin_api_versions;
+    assert!(versions["2023-06-01"] >= 7, "{versions:?}");
+}
+
+#[tokio::test]
+async fn workspaces_list_the_default_one_only_when_asked() {
+    let state = state("https://i.example.com/p");
+    let path = "/v1/organizations/workspaces";
+    let ids = |reply: &Reply| -> Vec<String> {
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let plain = admin(&state, "GET", path, Value::Null).await;
+    assert_eq!(ids(&plain), ["wrkspc_demo", "wrkspc_other"]);
+    assert_eq!(plain.body["has_more"], false);
+    let first = admin(
+        &state,
+        "GET",
+        &format!("{path}?include_default=true&limit=100"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(ids(&first), [DEFAULT_WORKSPACE_ID, "wrkspc_demo"]);
+    assert_eq!(first.body["data"][0]["type"], "workspace");
+    assert_eq!(first.body["has_more"], true, "pages are short");
+    assert_eq!(first.body["last_id"], "wrkspc_demo");
+    let next = admin(
+        &state,
+        "GET",
+        &format!("{path}?include_default=true&after_id=wrkspc_demo"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(ids(&next), ["wrkspc_other"]);
+    assert_eq!(next.body["has_more"], false);
+    let anonymous = call(&state, "GET", path, &[], Value::Null).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }

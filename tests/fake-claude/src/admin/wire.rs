@@ -92,10 +92,14 @@ impl IntoResponse for AdminError {
     }
 }
 
-/// 409 for a name another live object already has.
+/// 409 for a name another object of the kind has (archived objects keep
+/// their names: names are unique in the organization).
 pub fn conflict(kind: &str, name: &str) -> AdminError {
     AdminError::Conflict(format!("name: a {kind} named {name:?} already exists"))
 }
+
+/// The largest `limit` a federation list takes.
+pub const MAX_LIMIT: usize = 100;
 
 /// `limit`, `page`, `include_archived` (and `issuer_id` for rules).
 #[derive(Debug, Default, Deserialize)]
@@ -122,16 +126,24 @@ impl ListParams {
         match self.limit.as_deref() {
             None => Ok(20),
             Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(n),
-                _ => Err(field_error("limit", "must be an integer in 1..=1000")),
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(field_error(
+                    "limit",
+                    format!("must be an integer in 1..={MAX_LIMIT}"),
+                )),
             },
         }
     }
 
     /// One page of `items` (`(id, json)` in list order): the items after the
-    /// `page` cursor, at most `limit` of them.
-    pub fn page(&self, items: Vec<(String, Value)>) -> Result<Response, ApiError> {
-        let limit = self.limit()?;
+    /// `page` cursor, at most `limit` of them and at most `page_size` (a
+    /// page may hold fewer items than `limit`: clients follow `next_page`).
+    pub fn page(
+        &self,
+        items: Vec<(String, Value)>,
+        page_size: usize,
+    ) -> Result<Response, ApiError> {
+        let limit = self.limit()?.min(page_size);
         let start = match self.page.as_deref().filter(|p| !p.is_empty()) {
             None => 0,
             Some(cursor) => {

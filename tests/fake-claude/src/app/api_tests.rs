@@ -270,7 +270,7 @@ async fn serve(state: &AppState) -> String {
 async fn token_endpoint_faults_over_real_sockets() {
     let f = fixture().await;
     let base = serve(&f.state).await;
-    let client = reqwest::Client::new();
+    let client = crate::test_support::sdk_client();
     let token_url = format!("{base}/v1/oauth/token");
     let fresh = || exchange_body(&f.key.sign(&claims(&f.iss, NOW)), "fdrl_demo");
     let set = |spec: Value| {

@@ -2,6 +2,7 @@
 //! error type and the reason recorded in the authentication history.
 
 use super::*;
+use crate::config::DEFAULT_WORKSPACE_ID;
 use crate::test_support::{
     IssuerServer, NOW, SUBJECT, TestKey, call, claims, dead_issuer_url, exchange_body, full_config,
 };
@@ -146,6 +147,11 @@ async fn every_assertion_denial_is_401_with_its_reason_in_the_history() {
     let mut limited = f.body(&f.claims(), "fdrl_all");
     limited["workspace_id"] = json!("wrkspc_demo");
     limited["service_account_id"] = json!("svac_limited");
+    let mut implicit_user = f.body(&f.claims(), "fdrl_all");
+    implicit_user["workspace_id"] = json!("default");
+    implicit_user["service_account_id"] = json!("svac_limited");
+    let mut default_audience = f.body(&f.with("aud", json!("https://example.com")), "fdrl_default");
+    default_audience["workspace_id"] = json!("default");
     let mut all_unpinned = f.body(&f.claims(), "fdrl_all");
     all_unpinned["service_account_id"] = json!("svac_limited");
     let big = raw_jwt(
@@ -195,6 +201,8 @@ async fn every_assertion_denial_is_401_with_its_reason_in_the_history() {
             "audience_mismatch",
             f.body(&f.with("aud", json!("https://example.com")), "fdrl_demo"),
         ),
+        // A rule without match.audience still wants Anthropic's audience.
+        ("audience_mismatch", default_audience),
         (
             "match_claims",
             f.body(&f.with("ns", json!("demo")), "fdrl_claims"),
@@ -217,6 +225,8 @@ async fn every_assertion_denial_is_401_with_its_reason_in_the_history() {
         ("workspace_not_allowed", other_workspace),
         ("workspace_not_allowed", default_workspace),
         ("service_account_not_in_workspace", limited),
+        // The implicit default-workspace membership is only workspace_user.
+        ("insufficient_workspace_role", implicit_user),
         ("workspace_id_required", all_unpinned),
         ("workspace_id_required", f.body(&f.claims(), "fdrl_multi")),
     ];
@@ -276,12 +286,18 @@ async fn what_the_rules_allow() {
     let (grant, _) = exchange(f.body(&claims_ok, "fdrl_claims")).await;
     assert_eq!(grant.rule, "fdrl_claims");
 
-    let (grant, body) = exchange(f.body(&f.claims(), "fdrl_default")).await;
+    let mut default = f.body(&f.claims(), "fdrl_default");
+    default["workspace_id"] = json!("default");
+    let (grant, body) = exchange(default).await;
     assert_eq!(
-        grant.workspace, "default",
-        "default when the rule covers it"
+        grant.workspace, DEFAULT_WORKSPACE_ID,
+        "the exchange's `default` is the default workspace's tagged id"
     );
     assert_eq!(body["scope"], "workspace:developer");
+    let mut tagged = f.body(&f.claims(), "fdrl_default");
+    tagged["workspace_id"] = json!(DEFAULT_WORKSPACE_ID);
+    let (grant, _) = exchange(tagged).await;
+    assert_eq!(grant.workspace, DEFAULT_WORKSPACE_ID);
 
     let mut pinned = f.body(&f.claims(), "fdrl_all");
     pinned["workspace_id"] = json!("wrkspc_other");
@@ -303,4 +319,69 @@ async fn what_the_rules_allow() {
     let same = f.body(&f.claims(), "fdrl_lenient");
     exchange(same.clone()).await;
     exchange(same).await;
+}
+
+#[tokio::test]
+async fn the_token_endpoint_needs_the_federation_beta_and_the_api_the_oauth_one() {
+    let f = fixture().await;
+    for beta in ["oauth-2025-04-20", "oidc-federation-2026-04-01x", ""] {
+        let reply = call(
+            &f.state,
+            "POST",
+            "/v1/oauth/token",
+            &[("anthropic-beta", beta)],
+            f.body(&f.claims(), "fdrl_demo"),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "anthropic-beta {beta:?}: {}", reply.text);
+        assert_eq!(reply.body["error"]["type"], "invalid_request_error");
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("unsupported_grant_type:"), "{message}");
+        assert!(message.contains("oidc-federation-2026-04-01"), "{message}");
+    }
+    let snapshot = f.state.counters.snapshot();
+    assert_eq!(snapshot.exchange_failures["unsupported_grant_type"], 3);
+    assert_eq!(snapshot.exchanges, 0);
+    let reply = call(
+        &f.state,
+        "POST",
+        "/v1/oauth/token",
+        &[
+            ("anthropic-beta", "oauth-2025-04-20"),
+            ("anthropic-beta", " oidc-federation-2026-04-01 "),
+        ],
+        f.body(&f.claims(), "fdrl_demo"),
+    )
+    .await;
+    assert_eq!(
+        reply.status, 200,
+        "repeated header, items trimmed: {}",
+        reply.text
+    );
+    let token = reply.body["access_token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    let messages = |beta: &'static str| {
+        let (state, bearer) = (f.state.clone(), bearer.clone());
+        async move {
+            let headers = [("authorization", bearer.as_str()), ("anthropic-beta", beta)];
+            call(
+                &state,
+                "POST",
+                "/v1/messages",
+                &headers,
+                super::tests::message_body(),
+            )
+            .await
+        }
+    };
+    let refused = messages("prompt-caching-2024-07-31").await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert_eq!(refused.body["error"]["type"], "authentication_error");
+    assert!(
+        refused.text.contains("oauth-2025-04-20"),
+        "{}",
+        refused.text
+    );
+    let accepted = messages("prompt-caching-2024-07-31,oauth-2025-04-20").await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
 }

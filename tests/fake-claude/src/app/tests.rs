@@ -9,7 +9,7 @@ async fn counters(state: &AppState) -> Value {
         .body
 }
 
-fn message_body() -> Value {
+pub(super) fn message_body() -> Value {
     json!({"model": "claude-sonnet-4-5", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]})
 }
 
@@ -53,7 +53,10 @@ async fn every_denial_is_the_same_401_and_only_the_counter_knows_why() {
             &state,
             "POST",
             "/v1/oauth/token",
-            &[("anthropic-beta", "oauth-2025-04-20")],
+            &[(
+                "anthropic-beta",
+                "oauth-2025-04-20,oidc-federation-2026-04-01",
+            )],
             body,
         )
         .await;
@@ -158,6 +161,7 @@ async fn messages_needs_a_minted_unexpired_bearer_token() {
     assert_eq!(
         counters(&state).await,
         json!({
+            "admin_api_versions": {},
             "exchanges": 0,
             "exchange_failures": {},
             "exchanges_by_outcome": {},
@@ -208,7 +212,7 @@ async fn exchange_then_messages_over_real_sockets() {
         app(state.clone()),
         std::future::pending(),
     ));
-    let client = reqwest::Client::new();
+    let client = crate::test_support::sdk_client();
     let now = state.clock.now();
 
     let assertion = key.sign(&claims(&issuer.issuer_url, now));
@@ -275,6 +279,7 @@ async fn exchange_then_messages_over_real_sockets() {
     assert_eq!(
         counters,
         json!({
+            "admin_api_versions": {},
             "exchanges": 1,
             "exchange_failures": {"jti_reused": 1},
             "exchanges_by_outcome": {"success": 1, "denied": 1},

@@ -15,6 +15,13 @@ pub struct RawConfig {
     /// Bearer tokens the Admin API accepts as `org:admin` OAuth tokens.
     #[serde(default)]
     pub admin_tokens: Vec<String>,
+    /// The tagged id of the organization's default workspace.
+    pub default_workspace_id: Option<String>,
+    /// The workspace role a `workspace:developer` token needs (our
+    /// assumption: Claude does not document it).
+    pub developer_scope_role: Option<String>,
+    /// Items per Admin API list page at most, whatever `limit` asks.
+    pub admin_page_size: Option<usize>,
     #[serde(default)]
     pub service_account: Vec<RawServiceAccount>,
     #[serde(default)]
@@ -29,8 +36,9 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawServiceAccount {
     pub id: String,
-    /// Workspaces this account is a member of (`wrkspc_…` or `default`).
-    /// Omitted: a member of every workspace.
+    /// Workspaces this account is an explicit `workspace_developer` member
+    /// of (`wrkspc_…`, or `default` for the default workspace). Omitted: a
+    /// `workspace_developer` member of every workspace.
     pub workspaces: Option<Vec<String>>,
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::roles::WorkspaceRole;
 use crate::scope::OAuthScope;
 use crate::test_support::{config, config_toml};
 
@@ -127,13 +128,29 @@ fn the_full_test_config_is_valid() {
     assert_eq!(config.rules["fdrl_all"].workspaces, RuleWorkspaces::All);
     assert_eq!(
         config.covered_workspaces(&config.rules["fdrl_all"]),
-        ["default", "wrkspc_demo", "wrkspc_other"]
+        [DEFAULT_WORKSPACE_ID, "wrkspc_demo", "wrkspc_other"]
     );
     assert_eq!(config.rules["fdrl_claims"].subject_prefix, None);
     assert_eq!(config.rules["fdrl_claims"].claims["team"], "billing");
-    let limited = &config.service_accounts["svac_limited"];
-    assert!(limited.is_member_of("wrkspc_other") && !limited.is_member_of("wrkspc_demo"));
-    assert!(config.service_accounts["svac_demo"].is_member_of("default"));
+    let role = |account: &str, ws: &str| {
+        config.service_accounts[account]
+            .memberships()
+            .role_in(ws, &config.default_workspace)
+    };
+    assert_eq!(
+        role("svac_limited", "wrkspc_other"),
+        Some(WorkspaceRole::Developer)
+    );
+    assert_eq!(role("svac_limited", "wrkspc_demo"), None);
+    assert_eq!(
+        role("svac_limited", DEFAULT_WORKSPACE_ID),
+        Some(WorkspaceRole::User),
+        "implicit"
+    );
+    assert_eq!(
+        role("svac_demo", DEFAULT_WORKSPACE_ID),
+        Some(WorkspaceRole::Developer)
+    );
     assert!(!config.issuers["fdis_lenient"].check_jti);
 }
 

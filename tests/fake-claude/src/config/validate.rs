@@ -7,12 +7,13 @@ use reqwest::Url;
 
 use super::raw::{RawConfig, RawFederationIssuer, RawFederationRule, RawServiceAccount};
 use super::{
-    Config, ConfigError, DEFAULT_JWKS_CACHE_SECONDS, DEFAULT_MAX_JWT_LIFETIME_SECONDS,
-    DEFAULT_OAUTH_SCOPE, DEFAULT_TOKEN_LIFETIME_SECONDS, DEFAULT_WORKSPACE, FederationIssuer,
-    FederationRule, FieldError, JwksSource, RuleWorkspaces, ServiceAccount, is_uuid,
-    well_formed_id,
+    Config, ConfigError, DEFAULT_ADMIN_PAGE_SIZE, DEFAULT_JWKS_CACHE_SECONDS,
+    DEFAULT_MAX_JWT_LIFETIME_SECONDS, DEFAULT_OAUTH_SCOPE, DEFAULT_TOKEN_LIFETIME_SECONDS,
+    DEFAULT_WORKSPACE, DEFAULT_WORKSPACE_ID, FederationIssuer, FederationRule, FieldError,
+    JwksSource, RuleWorkspaces, ServiceAccount, is_uuid, well_formed_id,
 };
 use crate::jwks::{check_dial_url, parse_jwks};
+use crate::roles::WorkspaceRole;
 use crate::scope::OAuthScope;
 
 #[derive(Default)]
@@ -39,15 +40,32 @@ fn check_range(errors: &mut Errors, path: String, value: i64, min: i64, max: i64
     }
 }
 
-/// Checks a list of workspace references (`wrkspc_…` known here, or `default`).
-fn check_workspace_refs(errors: &mut Errors, path: &str, list: &[String], known: &[String]) {
-    for (j, ws) in list.iter().enumerate() {
-        let ws_path = format!("{path}[{j}]");
-        if ws != DEFAULT_WORKSPACE && !known.contains(ws) {
-            errors.push(ws_path, format!("unknown workspace {ws:?}"));
-        } else if list.iter().take(j).any(|w| w == ws) {
-            errors.push(ws_path, format!("duplicate workspace {ws:?}"));
+/// The organization's workspaces as the seed names them.
+struct Workspaces<'a> {
+    default: &'a str,
+    others: &'a [String],
+}
+
+impl Workspaces<'_> {
+    /// Checks a list of workspace references (`wrkspc_…` known here, or
+    /// `default`) and returns it with `default` replaced by the tagged id.
+    fn resolve(&self, errors: &mut Errors, path: &str, list: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (j, ws) in list.iter().enumerate() {
+            let ws_path = format!("{path}[{j}]");
+            let id = if ws == DEFAULT_WORKSPACE {
+                self.default
+            } else {
+                ws
+            };
+            if id != self.default && !self.others.iter().any(|w| w == id) {
+                errors.push(ws_path, format!("unknown workspace {ws:?}"));
+            } else if out.iter().any(|w| w == id) {
+                errors.push(ws_path, format!("duplicate workspace {ws:?}"));
+            }
+            out.push(id.to_owned());
         }
+        out
     }
 }
 
@@ -75,17 +93,43 @@ impl RawConfig {
                 errors.push(format!("admin_tokens[{i}]"), "must not be empty");
             }
         }
-        let workspaces = collect_workspaces(&mut errors, &self.workspace);
-        let service_accounts =
-            validate_service_accounts(&mut errors, self.service_account, &workspaces);
+        let default_workspace = self
+            .default_workspace_id
+            .unwrap_or_else(|| DEFAULT_WORKSPACE_ID.to_owned());
+        check_id(
+            &mut errors,
+            "default_workspace_id".to_owned(),
+            &default_workspace,
+            "wrkspc_",
+        );
+        let workspaces = collect_workspaces(&mut errors, &self.workspace, &default_workspace);
+        let known = Workspaces {
+            default: &default_workspace,
+            others: &workspaces,
+        };
+        let service_accounts = validate_service_accounts(&mut errors, self.service_account, &known);
         let issuers = validate_issuers(&mut errors, self.federation_issuer);
         let rules = validate_rules(
             &mut errors,
             self.federation_rule,
             &issuers,
             &service_accounts,
-            &workspaces,
+            &known,
         );
+        let role_text = self.developer_scope_role.as_deref();
+        let developer_scope_role = match role_text.map(WorkspaceRole::parse) {
+            None => WorkspaceRole::Developer,
+            Some(Some(role)) => role,
+            Some(None) => {
+                let msg = format!("must be one of {}", WorkspaceRole::names());
+                errors.push("developer_scope_role", msg);
+                WorkspaceRole::Developer
+            }
+        };
+        let admin_page_size = self.admin_page_size.unwrap_or(DEFAULT_ADMIN_PAGE_SIZE);
+        if !(1..=100).contains(&admin_page_size) {
+            errors.push("admin_page_size", "must be in 1..=100");
+        }
         match listen {
             Some(listen) if errors.0.is_empty() => Ok(Config {
                 listen,
@@ -97,7 +141,10 @@ impl RawConfig {
                     .map(super::AdminToken::new)
                     .collect(),
                 service_accounts,
+                default_workspace,
                 workspaces,
+                developer_scope_role,
+                admin_page_size,
                 issuers,
                 rules,
             }),
@@ -106,12 +153,18 @@ impl RawConfig {
     }
 }
 
-fn collect_workspaces(errors: &mut Errors, raw: &[super::raw::RawWorkspace]) -> Vec<String> {
+fn collect_workspaces(
+    errors: &mut Errors,
+    raw: &[super::raw::RawWorkspace],
+    default_workspace: &str,
+) -> Vec<String> {
     let mut seen: Vec<String> = Vec::new();
     for (i, ws) in raw.iter().enumerate() {
         let path = format!("workspace[{i}].id");
         check_id(errors, path.clone(), &ws.id, "wrkspc_");
-        if seen.contains(&ws.id) {
+        if ws.id == default_workspace {
+            errors.push(path, "is the default workspace's id (default_workspace_id)");
+        } else if seen.contains(&ws.id) {
             errors.push(path, format!("duplicate id {:?}", ws.id));
         }
         seen.push(ws.id.clone());
@@ -122,19 +175,19 @@ fn collect_workspaces(errors: &mut Errors, raw: &[super::raw::RawWorkspace]) -> 
 fn validate_service_accounts(
     errors: &mut Errors,
     raw: Vec<RawServiceAccount>,
-    workspaces: &[String],
+    workspaces: &Workspaces<'_>,
 ) -> BTreeMap<String, ServiceAccount> {
     let mut accounts = BTreeMap::new();
     for (i, account) in raw.into_iter().enumerate() {
         let path = format!("service_account[{i}]");
         check_id(errors, format!("{path}.id"), &account.id, "svac_");
-        if let Some(list) = &account.workspaces {
-            check_workspace_refs(errors, &format!("{path}.workspaces"), list, workspaces);
-        }
+        let listed = account
+            .workspaces
+            .map(|list| workspaces.resolve(errors, &format!("{path}.workspaces"), &list));
         let id = account.id.clone();
         let validated = ServiceAccount {
             id: account.id,
-            workspaces: account.workspaces,
+            workspaces: listed,
         };
         if accounts.insert(id.clone(), validated).is_some() {
             errors.push(format!("{path}.id"), format!("duplicate id {id:?}"));
@@ -255,7 +308,7 @@ fn validate_rules(
     raw: Vec<RawFederationRule>,
     issuers: &BTreeMap<String, FederationIssuer>,
     service_accounts: &BTreeMap<String, ServiceAccount>,
-    workspaces: &[String],
+    workspaces: &Workspaces<'_>,
 ) -> BTreeMap<String, FederationRule> {
     let mut rules = BTreeMap::new();
     for (i, rule) in raw.into_iter().enumerate() {
@@ -276,7 +329,9 @@ fn validate_rules(
         }
         let rule_workspaces = rule_workspaces(errors, &path, &rule, workspaces);
         if let (Some(account), RuleWorkspaces::Listed(list)) = (account, &rule_workspaces) {
-            for ws in list.iter().filter(|ws| !account.is_member_of(ws)) {
+            let members = account.memberships();
+            let outside = |ws: &&String| members.role_in(ws, workspaces.default).is_none();
+            for ws in list.iter().filter(outside) {
                 let msg = format!("{:?} is not a member of workspace {ws:?}", account.id);
                 errors.push(path("service_account"), msg);
             }
@@ -342,7 +397,7 @@ fn rule_workspaces(
     errors: &mut Errors,
     path: &dyn Fn(&str) -> String,
     rule: &RawFederationRule,
-    workspaces: &[String],
+    workspaces: &Workspaces<'_>,
 ) -> RuleWorkspaces {
     match (&rule.workspace_ids, rule.applies_to_all_workspaces) {
         (Some(_), Some(true)) => {
@@ -360,8 +415,7 @@ fn rule_workspaces(
             if list.is_empty() {
                 errors.push(path("workspace_ids"), "must list at least one workspace");
             }
-            check_workspace_refs(errors, &path("workspace_ids"), list, workspaces);
-            RuleWorkspaces::Listed(list.clone())
+            RuleWorkspaces::Listed(workspaces.resolve(errors, &path("workspace_ids"), list))
         }
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::clock::Clock;
+use crate::config::DEFAULT_WORKSPACE_ID;
 use crate::test_support::{
     IssuerServer, NOW, TestKey, claims, config, dead_issuer_url, exchange_body,
 };
@@ -62,8 +63,8 @@ fn covered(list: &[&str]) -> Vec<String> {
 fn workspace_selection() {
     let single = covered(&["wrkspc_demo"]);
     let multi = covered(&["wrkspc_demo", "wrkspc_other"]);
-    let with_default = covered(&["default", "wrkspc_demo"]);
-    let all = covered(&["default", "wrkspc_demo", "wrkspc_other"]);
+    let with_default = covered(&[DEFAULT_WORKSPACE_ID, "wrkspc_demo"]);
+    let all = covered(&[DEFAULT_WORKSPACE_ID, "wrkspc_demo", "wrkspc_other"]);
     assert_eq!(select_workspace(None, &single).unwrap(), "wrkspc_demo");
     assert_eq!(
         select_workspace(Some("default"), &single),
@@ -82,18 +83,22 @@ fn workspace_selection() {
         select_workspace(Some("wrkspc_other"), &multi).unwrap(),
         "wrkspc_other"
     );
-    assert_eq!(select_workspace(None, &with_default).unwrap(), "default");
     assert_eq!(
-        select_workspace(Some("default"), &with_default).unwrap(),
-        "default"
+        select_workspace(None, &with_default),
+        Err(Denial::WorkspaceIdRequired),
+        "two workspaces, the default one among them: the caller must choose"
+    );
+    assert_eq!(
+        select_workspace(Some(DEFAULT_WORKSPACE_ID), &with_default).unwrap(),
+        DEFAULT_WORKSPACE_ID
     );
     assert_eq!(
         select_workspace(None, &all),
         Err(Denial::WorkspaceIdRequired)
     );
     assert_eq!(
-        select_workspace(None, &covered(&["default"])).unwrap(),
-        "default"
+        select_workspace(None, &covered(&[DEFAULT_WORKSPACE_ID])).unwrap(),
+        DEFAULT_WORKSPACE_ID
     );
     assert_eq!(
         select_workspace(None, &[]),
