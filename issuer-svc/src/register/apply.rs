@@ -214,30 +214,7 @@ pub async fn apply(
     out: &mut dyn Write,
 ) -> Result<Applied, String> {
     let mut left = 0;
-    let issuer_id = match (&plan.issuer.action, &plan.issuer.id) {
-        (Action::Create, _) | (_, None) => {
-            let body = issuer_create_body(desired);
-            create(client, ISSUERS, &body, Kind::Issuer, desired, out).await?
-        }
-        (Action::Differs(diffs), Some(id)) if update => {
-            let body = issuer_update_body(diffs, desired);
-            client
-                .post(&format!("{ISSUERS}/{id}"), &body)
-                .await
-                .map_err(|e| explain(&e, "update the federation issuer"))?;
-            let _ = writeln!(
-                out,
-                "  updated    federation issuer `{}` ({id})",
-                plan.issuer.name
-            );
-            id.clone()
-        }
-        (Action::Differs(_), Some(id)) => {
-            left += 1;
-            id.clone()
-        }
-        (Action::Unchanged, Some(id)) => id.clone(),
-    };
+    let issuer_id = apply_issuer(client, desired, plan, update, &mut left, out).await?;
     let account_id = match &plan.account.id {
         Some(id) => id.clone(),
         None => {
@@ -276,6 +253,42 @@ pub async fn apply(
         rule_id,
         left_differing: left,
     })
+}
+
+/// The issuer: created, updated (with `update`) or kept; counts one in
+/// `left` when left differing.
+async fn apply_issuer(
+    client: &AdminClient,
+    desired: &Desired,
+    plan: &Plan,
+    update: bool,
+    left: &mut usize,
+    out: &mut dyn Write,
+) -> Result<String, String> {
+    match (&plan.issuer.action, &plan.issuer.id) {
+        (Action::Create, _) | (_, None) => {
+            let body = issuer_create_body(desired);
+            create(client, ISSUERS, &body, Kind::Issuer, desired, out).await
+        }
+        (Action::Differs(diffs), Some(id)) if update => {
+            let body = issuer_update_body(diffs, desired);
+            client
+                .post(&format!("{ISSUERS}/{id}"), &body)
+                .await
+                .map_err(|e| explain(&e, "update the federation issuer"))?;
+            let _ = writeln!(
+                out,
+                "  updated    federation issuer `{}` ({id})",
+                plan.issuer.name
+            );
+            Ok(id.clone())
+        }
+        (Action::Differs(_), Some(id)) => {
+            *left += 1;
+            Ok(id.clone())
+        }
+        (Action::Unchanged, Some(id)) => Ok(id.clone()),
+    }
 }
 
 /// The explicit membership: created, or (with `update`) its role raised by
