@@ -32,9 +32,18 @@ id = "wrkspc_demo"
 """
 
 
+WORKSPACE_DEMO = '  workspace_id    = "wrkspc_demo"   # the rule covers this workspace\n'
+
+
 @dataclass
 class UnregisteredIssuer(IssuerSvc):
-    """issuer-svc whose provider omits federation_rule_id and service_account_id."""
+    """issuer-svc whose provider omits federation_rule_id and service_account_id.
+
+    `workspace_line` is the provider's `workspace_id` line ("" for none: the
+    rule then covers the default workspace).
+    """
+
+    workspace_line: str = WORKSPACE_DEMO
 
     @property
     def config_path(self) -> Path:
@@ -57,8 +66,7 @@ id = "claude-demo"
 name = "Claude demo"
   [credential_provider.claude_wif]
   organization_id = "{ORGANIZATION_ID}"
-  workspace_id    = "wrkspc_demo"   # the rule covers this workspace
-
+{self.workspace_line}
 [[client_workload]]
 id = "demo-app"
 identity = "{DEMO_IDENTITY}"

@@ -6,6 +6,10 @@
   verifies; a request through Envoy then succeeds with the registered
   objects; a second run changes nothing; a rule edited by hand shows up as a
   difference in `--dry-run`.
+- A provider without `workspace_id`: register finds the default workspace's
+  tagged id (never sends `default` to the Admin API), grants the service
+  account `workspace_developer` there explicitly, and a request through
+  Envoy succeeds.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ def org(tmp_path):
 
 def admin_client(claude) -> anthropic.Anthropic:
     return anthropic.Anthropic(auth_token=ADMIN_TOKEN, base_url=claude.url, max_retries=0)
+
+
+def default_workspace_id(client: anthropic.Anthropic) -> str:
+    """The workspace listed only with include_default=true (the SDK's way)."""
+    workspaces = client.organization.workspaces
+    others = {w.id for w in workspaces.list()}
+    (only,) = [w.id for w in workspaces.list(include_default=True) if w.id not in others]
+    return only
 
 
 def test_official_sdk_manages_issuers_rules_and_service_accounts(org):
@@ -57,8 +69,10 @@ def test_official_sdk_manages_issuers_rules_and_service_accounts(org):
         account.id, workspace_id="wrkspc_demo", workspace_role="workspace_developer"
     )
     assert member.workspace_id == "wrkspc_demo"
+    default_id = default_workspace_id(client)
+    assert default_id.startswith("wrkspc_")
     members = [m.workspace_id for m in client.organization.service_accounts.workspaces.list(account.id)]
-    assert members == ["default", "wrkspc_demo"]
+    assert members == [default_id, "wrkspc_demo"]
     assert [a.id for a in client.organization.service_accounts.list()] == [account.id]
 
     target = {"type": "service_account", "service_account_id": account.id}
@@ -75,9 +89,11 @@ def test_official_sdk_manages_issuers_rules_and_service_accounts(org):
     assert rule.id.startswith("fdrl_") and rule.workspace_ids == ["wrkspc_demo"]
     assert rule.match.subject_prefix == "spiffe://cluster.local/ns/demo/*"
     assert rule.target.service_account_name == "sdk-account" and rule.issuer_name == "sdk-issuer"
-    federation.rules.workspaces.add(rule.id, workspace_id="default")
-    assert [w.workspace_id for w in federation.rules.workspaces.list(rule.id)] == ["wrkspc_demo", "default"]
-    federation.rules.workspaces.remove("default", federation_rule_id=rule.id)
+    with pytest.raises(anthropic.BadRequestError, match="workspace_id"):
+        federation.rules.workspaces.add(rule.id, workspace_id="default")
+    federation.rules.workspaces.add(rule.id, workspace_id=default_id)
+    assert [w.workspace_id for w in federation.rules.workspaces.list(rule.id)] == ["wrkspc_demo", default_id]
+    federation.rules.workspaces.remove(default_id, federation_rule_id=rule.id)
     assert [r.id for r in federation.rules.list(issuer_id=issuer.id)] == [rule.id]
 
     with pytest.raises(anthropic.BadRequestError, match="archive them first"):
@@ -132,6 +148,42 @@ def test_register_from_an_empty_organization_then_a_request_through_envoy(tmp_pa
         refused = issuer.register("--dry-run", token="sk-ant-oat01-wrong")
         assert refused.returncode == 1
         assert "register failed: Claude rejected the admin credential" in refused.stdout
+    finally:
+        if envoy:
+            envoy.stop()
+        issuer.stop()
+
+
+def test_register_without_workspace_id_uses_the_default_workspaces_tagged_id(tmp_path, org):
+    issuer = UnregisteredIssuer(tmp_path, claude_url=org.url, workspace_line="")
+    issuer.write_config()
+    assert "workspace_id" not in issuer.config_path.read_text()
+
+    first = issuer.register("--write")
+    (tmp_path / "register-default-workspace.txt").write_text(first.stdout)
+    assert first.returncode == 0, first.stdout + first.stderr
+    client = admin_client(org)
+    default_id = default_workspace_id(client)
+    assert f"  create     workspace membership `{default_id}`  [the default workspace]" in first.stdout
+    assert first.stdout.endswith("Verified successfully: scope workspace:developer, token lifetime 3600s\n")
+    assert set(org.counters()["admin_api_versions"]) == {"2026-10-21"}
+
+    rule = next(iter(client.organization.federation.rules.list()))
+    assert rule.workspace_ids == [default_id]
+    members = list(client.organization.service_accounts.workspaces.list(rule.target.service_account_id))
+    explicit = [(m.workspace_id, m.workspace_role) for m in members if not m.implicit]
+    assert explicit == [(default_id, "workspace_developer")]
+
+    issuer.start()
+    envoy = None
+    try:
+        envoy = Envoy(tmp_path, claude_port=org.port, issuer_port=issuer.internal_port).start()
+        reply = envoy.messages()
+        assert reply.status == 200, reply.body
+        assert org.counters()["requests_with_valid_token"] == 1
+        again = issuer.register()
+        assert again.returncode == 0, again.stdout
+        assert again.stdout.count("  unchanged  ") == 4, again.stdout
     finally:
         if envoy:
             envoy.stop()
