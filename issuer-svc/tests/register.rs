@@ -337,6 +337,34 @@ fn register_without_workspace_id_uses_the_default_workspaces_tagged_id() {
     let (code, out) = register(&org.config, &org.token, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(out.matches("  unchanged  ").count(), 4, "{out}");
+
+    // A weaker explicit role differs; --update raises it with the same POST.
+    let weaker = serde_json::json!({
+        "workspace_id": DEFAULT_WORKSPACE_ID, "workspace_role": "workspace_user"});
+    let path = format!("/v1/organizations/service_accounts/{account}/workspaces");
+    assert_eq!(
+        admin(&org.claude, "POST", &path, weaker)["workspace_role"],
+        "workspace_user"
+    );
+    let (code, out) = register(&org.config, &org.token, &["--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "  differs    workspace membership `{DEFAULT_WORKSPACE_ID}`  [the default workspace]\n               \
+             workspace_role: Claude has \"workspace_user\", the configuration wants at least \
+             \"workspace_developer\""
+        )),
+        "{out}"
+    );
+    let (code, out) = register(&org.config, &org.token, &["--update"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "  updated    workspace membership `{DEFAULT_WORKSPACE_ID}` (workspace_developer)"
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("token lifetime 3600s\n"), "{out}");
 }
 
 #[test]
