@@ -51,7 +51,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// The assertion's `sub` (default: the first exact client workload
-        /// identity an access policy maps to PROVIDER).
+        /// identity an access policy maps to PROVIDER, else a subject under
+        /// its first prefix identity, `<prefix>issuer-svc-verify`).
         #[arg(long)]
         subject: Option<String>,
         /// Credential provider id.
@@ -196,6 +197,9 @@ fn verify(path: &Path, provider: &str, subject: Option<&str>) -> ExitCode {
         request,
     )) {
         Ok(report) => {
+            if let (Some(subject), Some(note)) = (&report.subject, &report.subject_note) {
+                println!("subject `{subject}`: {note}");
+            }
             println!("{report}");
             if report.succeeded() {
                 ExitCode::SUCCESS

@@ -34,7 +34,8 @@ pub const STEPS: [&str; 6] = [
 pub struct VerifyRequest<'a> {
     pub provider: &'a str,
     /// The assertion's `sub`; by default the first exact client workload
-    /// identity that an access policy maps to the provider.
+    /// identity that an access policy maps to the provider, else one derived
+    /// under its first prefix ([`pick_subject`]).
     pub subject: Option<&'a str>,
 }
 
@@ -81,6 +82,8 @@ pub enum VerifyOutcome {
 pub struct VerifyReport {
     pub provider: String,
     pub subject: Option<String>,
+    /// How the subject was derived, when it was ([`PickedSubject::note`]).
+    pub subject_note: Option<String>,
     pub passed: Vec<StepPassed>,
     pub outcome: VerifyOutcome,
 }
@@ -116,6 +119,7 @@ pub async fn verify(ctx: &VerifyContext<'_>, request: VerifyRequest<'_>) -> Veri
         report: VerifyReport {
             provider: request.provider.to_owned(),
             subject: None,
+            subject_note: None,
             passed: Vec::new(),
             outcome: VerifyOutcome::Failed(VerifyFailure {
                 step: 0,
@@ -167,12 +171,14 @@ async fn steps(
     run: &mut Run,
 ) -> Result<VerifyOutcome, VerifyOutcome> {
     let (index, provider) = find_provider(ctx.config, request.provider)?;
-    let subject = pick_subject(ctx.config, provider, request.subject)?;
+    let PickedSubject { subject, note } = pick_subject(ctx.config, provider, request.subject)?;
     run.report.subject = Some(subject.clone());
-    run.pass(
-        1,
-        format!("provider `{}`, subject `{subject}`", provider.id),
-    );
+    let shown = match &note {
+        Some(note) => format!("provider `{}`, subject `{subject}` ({note})", provider.id),
+        None => format!("provider `{}`, subject `{subject}`", provider.id),
+    };
+    run.report.subject_note = note;
+    run.pass(1, shown);
 
     let discovery_url = format!("{}/.well-known/openid-configuration", provider.issuer_url);
     let discovery: DiscoveryDocument =
@@ -284,16 +290,34 @@ fn find_provider<'a>(
         })
 }
 
-/// `--subject`, else the first exact identity granted this provider.
-fn pick_subject(
+/// The last segment of a subject verify derives under a prefix pattern.
+pub const DERIVED_SUBJECT_LEAF: &str = "issuer-svc-verify";
+
+/// The assertion's `sub` and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickedSubject {
+    pub subject: String,
+    /// Set when the subject was derived (not given, not a configured exact
+    /// identity): says from which prefix.
+    pub note: Option<String>,
+}
+
+/// `--subject`, else the first exact identity granted this provider, else a
+/// subject under the first prefix granted it
+/// (`<prefix>`[`DERIVED_SUBJECT_LEAF`]), which the federation rule's
+/// `subject_prefix` matches as it matches every workload under the prefix.
+pub fn pick_subject(
     config: &Config,
     provider: &ProviderConfig,
     explicit: Option<&str>,
-) -> Result<String, VerifyOutcome> {
+) -> Result<PickedSubject, VerifyOutcome> {
     if let Some(subject) = explicit {
-        return Ok(subject.to_owned());
+        return Ok(PickedSubject {
+            subject: subject.to_owned(),
+            note: None,
+        });
     }
-    config
+    let granted: Vec<_> = config
         .access_policies
         .iter()
         .filter(|policy| policy.credential_provider == provider.id)
@@ -303,20 +327,43 @@ fn pick_subject(
                 .iter()
                 .find(|workload| workload.id == policy.client_workload)
         })
+        .collect();
+    let exact = granted
+        .iter()
         .find_map(|workload| match &workload.identity {
             IdentityPattern::Exact(identity) => Some(identity.clone()),
             IdentityPattern::Prefix(_) => None,
-        })
-        .ok_or_else(|| {
-            fail(
-                1,
-                format!(
-                    "no access policy maps a client workload with an exact identity to `{}`",
-                    provider.id
-                ),
-                "pass --subject with an identity the federation rule's subject_prefix matches",
-            )
-        })
+        });
+    if let Some(subject) = exact {
+        return Ok(PickedSubject {
+            subject,
+            note: None,
+        });
+    }
+    let prefixed = granted
+        .iter()
+        .find_map(|workload| match &workload.identity {
+            IdentityPattern::Prefix(prefix) => Some((workload.id.as_str(), prefix.as_str())),
+            IdentityPattern::Exact(_) => None,
+        });
+    let Some((workload, prefix)) = prefixed else {
+        return Err(fail(
+            1,
+            format!(
+                "no access policy maps a client workload to `{}`",
+                provider.id
+            ),
+            "add an [[access_policy]] for the provider, or pass --subject with an identity the \
+             federation rule's subject_prefix matches",
+        ));
+    };
+    Ok(PickedSubject {
+        subject: format!("{prefix}{DERIVED_SUBJECT_LEAF}"),
+        note: Some(format!(
+            "derived under client workload `{workload}`'s prefix `{prefix}*`, since no exact \
+             identity is granted this provider; pass --subject to choose another"
+        )),
+    })
 }
 
 /// Signs one assertion and exchanges it once. `Err(Ok(_))`: not sent.

@@ -20,10 +20,15 @@ use issuer_svc::{internal_app, public_app};
 /// An app whose `public_base_url` is its own public listener, served on a
 /// real socket; returns the app and its internal router.
 async fn serving_app(claude_base: &str) -> (TestApp, Router) {
+    serving_app_with(claude_base, "").await
+}
+
+/// [`serving_app`] with `extra` appended to the configuration.
+async fn serving_app_with(claude_base: &str, extra: &str) -> (TestApp, Router) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public_base = format!("http://{}", listener.local_addr().unwrap());
     let app = app_from(|dir| {
-        config_text(claude_base, dir, "", "").replace("http://127.0.0.1:8081", &public_base)
+        config_text(claude_base, dir, "", extra).replace("http://127.0.0.1:8081", &public_base)
     });
     let public = public_app(app.state.clone());
     tokio::spawn(async move { axum::serve(listener, public).await.unwrap() });
@@ -71,6 +76,43 @@ async fn a_good_provider_verifies_green_with_scope_and_lifetime() {
         !banner.contains("sk-ant-oat01"),
         "the minted token is never shown"
     );
+}
+
+/// A provider granted only to a prefix identity (a namespace).
+const PREFIX_ONLY: &str = r#"
+[[credential_provider]]
+id = "claude-ns"
+  [credential_provider.claude_wif]
+  federation_rule_id = "fdrl_ns"
+  organization_id = "00000000-0000-4000-8000-000000000001"
+  service_account_id = "svac_ns"
+
+[[client_workload]]
+id = "other-ns"
+identity = "spiffe://cluster.local/ns/other/*"
+
+[[access_policy]]
+client_workload = "other-ns"
+server_workload = "api.anthropic.com"
+credential_provider = "claude-ns"
+"#;
+
+#[tokio::test]
+async fn a_prefix_only_provider_verifies_with_a_subject_derived_under_the_prefix() {
+    let claude = FakeClaude::default();
+    let (_app, router) = serving_app_with(&claude.start().await, PREFIX_ONLY).await;
+    let (status, banner) = verify(&router, "claude-ns").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(banner.contains("Verified successfully"), "{banner}");
+    assert!(
+        banner.contains("<code>spiffe://cluster.local/ns/other/issuer-svc-verify</code>"),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("derived under client workload <code>other-ns</code>"),
+        "the page says where the subject came from: {banner}"
+    );
+    assert_eq!(claude.calls(), 1, "one real exchange");
 }
 
 #[tokio::test]

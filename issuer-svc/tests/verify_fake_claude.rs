@@ -1,5 +1,6 @@
 //! `issuer-svc verify` against the real `fake-claude` (release build) and a
-//! running `issuer-svc serve`: success, a wrong audience, and a rule that
+//! running `issuer-svc serve`: success, success for a provider granted to a
+//! prefix only (the subject derived), a wrong audience, and a rule that
 //! covers two workspaces while the provider names none.
 
 #![allow(
@@ -26,8 +27,9 @@ type Case = (
     Option<&'static str>,
 );
 
-const CASES: [Case; 3] = [
+const CASES: [Case; 4] = [
     ("ok", &["wrkspc_a"], None, Some("wrkspc_a")),
+    ("ns", &["wrkspc_a"], None, Some("wrkspc_a")),
     (
         "aud",
         &["wrkspc_a"],
@@ -87,9 +89,15 @@ fn issuer_config(public: &str, claude: &str, state_dir: &std::path::Path) -> Str
         if let Some(workspace) = workspace {
             writeln!(text, "  workspace_id = \"{workspace}\"").unwrap();
         }
+        // `ns` is granted to a namespace prefix only: verify derives a subject.
+        let identity = if id == "ns" {
+            "spiffe://cluster.local/ns/demo/team-ns/*".to_owned()
+        } else {
+            format!("spiffe://cluster.local/ns/demo/sa/{id}")
+        };
         write!(
             text,
-            "\n[[client_workload]]\nid = \"{id}-app\"\nidentity = \"spiffe://cluster.local/ns/demo/sa/{id}\"\n\n[[access_policy]]\nclient_workload = \"{id}-app\"\nserver_workload = \"api.anthropic.com\"\ncredential_provider = \"{id}\"\n"
+            "\n[[client_workload]]\nid = \"{id}-app\"\nidentity = \"{identity}\"\n\n[[access_policy]]\nclient_workload = \"{id}-app\"\nserver_workload = \"api.anthropic.com\"\ncredential_provider = \"{id}\"\n"
         )
         .unwrap();
     }
@@ -136,6 +144,18 @@ fn verify_against_fake_claude() {
         )
     );
 
+    let (code, out) = verify(&config, "ns");
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(0),
+            "subject `spiffe://cluster.local/ns/demo/team-ns/issuer-svc-verify`: derived under \
+             client workload `ns-app`'s prefix `spiffe://cluster.local/ns/demo/team-ns/*`, since \
+             no exact identity is granted this provider; pass --subject to choose another\n\
+             Verified successfully: scope workspace:developer, token lifetime 3600s\n"
+        )
+    );
+
     let (code, out) = verify(&config, "aud");
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -147,7 +167,7 @@ fn verify_against_fake_claude() {
         "{out}"
     );
     assert!(
-        out.contains("credential_provider[1].claude_wif.audience `https://wrong.example.com`"),
+        out.contains("credential_provider[2].claude_wif.audience `https://wrong.example.com`"),
         "{out}"
     );
 
@@ -158,7 +178,7 @@ fn verify_against_fake_claude() {
         "{out}"
     );
     assert!(
-        out.contains("credential_provider[2].claude_wif.workspace_id: this provider sends none"),
+        out.contains("credential_provider[3].claude_wif.workspace_id: this provider sends none"),
         "{out}"
     );
     assert!(!out.contains("sk-ant-oat01"), "never the token: {out}");

@@ -20,6 +20,9 @@ pub(super) fn banner(report: &VerifyReport) -> Markup {
                         "Claude accepted an assertion"
                         @if let Some(subject) = &report.subject {
                             " for " code { (subject) }
+                            @if let Some(note) = &report.subject_note {
+                                " " span class="subject-note" { "(" (rich(note)) ")" }
+                            }
                         }
                         " and minted an access token: scope "
                         strong class="scope" { (scope) }
@@ -130,6 +133,7 @@ mod tests {
         VerifyReport {
             provider: "p".into(),
             subject: Some("spiffe://x/<app>".into()),
+            subject_note: None,
             passed: vec![StepPassed {
                 step: 1,
                 name: "configuration",

@@ -9,33 +9,8 @@ use tokio::net::TcpListener;
 
 use super::desired::Desired;
 use crate::clock::SystemClock;
-use crate::config::{Config, IdentityPattern};
+use crate::config::Config;
 use crate::verify::{VerifyRequest, http_client, verify_configured};
-
-/// The subject verify signs: the first exact identity granted the provider,
-/// else one under the rule's prefix.
-fn subject(config: &Config, desired: &Desired) -> String {
-    let exact = config
-        .access_policies
-        .iter()
-        .filter(|p| p.credential_provider == desired.name)
-        .filter_map(|p| {
-            config
-                .client_workloads
-                .iter()
-                .find(|w| w.id == p.client_workload)
-        })
-        .find_map(|w| match &w.identity {
-            IdentityPattern::Exact(identity) => Some(identity.clone()),
-            IdentityPattern::Prefix(_) => None,
-        });
-    exact.unwrap_or_else(|| {
-        format!(
-            "{}issuer-svc-register",
-            desired.subject_prefix.trim_end_matches('*')
-        )
-    })
-}
 
 async fn discovery_reachable(config: &Config, desired: &Desired) -> bool {
     let url = format!("{}/.well-known/openid-configuration", desired.issuer_url);
@@ -104,11 +79,10 @@ pub async fn verify(
         );
         served = Some((stop_tx, task));
     }
-    let subject = subject(config, desired);
-    let _ = writeln!(out, "verifying `{}` as subject `{subject}`:", desired.name);
+    let _ = writeln!(out, "verifying `{}`:", desired.name);
     let request = VerifyRequest {
         provider: &desired.name,
-        subject: Some(&subject),
+        subject: None,
     };
     let report = verify_configured(config, request).await;
     let was_served = served.is_some();

@@ -202,18 +202,50 @@ async fn unknown_provider_and_prefix_only_policies_fail_at_step_1() {
     assert_eq!(failure(&report).step, 1);
     assert!(failure(&report).hint.contains("claude-demo"));
 
-    let mut only_prefix = load(&text).config;
-    only_prefix
-        .access_policies
-        .retain(|policy| policy.client_workload == "demo-ns");
-    let provider = Arc::clone(only_prefix.provider("claude-demo").unwrap());
-    let err = pick_subject(&only_prefix, &provider, None).unwrap_err();
+    let mut no_policy = load(&text).config;
+    no_policy.access_policies.clear();
+    let provider = Arc::clone(no_policy.provider("claude-demo").unwrap());
+    let err = pick_subject(&no_policy, &provider, None).unwrap_err();
     assert!(
         matches!(&err, VerifyOutcome::Failed(f) if f.step == 1 && f.hint.contains("--subject"))
     );
-    assert_eq!(
-        pick_subject(&only_prefix, &provider, Some("x")).unwrap(),
-        "x"
-    );
+    let given = pick_subject(&no_policy, &provider, Some("x")).unwrap();
+    assert_eq!((given.subject.as_str(), given.note), ("x", None));
     assert_eq!(claude.calls(), 0);
+}
+
+#[tokio::test]
+async fn prefix_only_policies_verify_with_a_subject_derived_under_the_prefix() {
+    let (state, text) = serve_public().await;
+    let text = text.replace(
+        "[[access_policy]]\nclient_workload = \"demo-app\"\nserver_workload = \"api.anthropic.com\"\ncredential_provider = \"claude-demo\"\n",
+        "",
+    );
+    let config = load(&text).config;
+    assert_eq!(config.access_policies.len(), 1, "only the prefix workload");
+    let provider = Arc::clone(config.provider("claude-demo").unwrap());
+    let picked = pick_subject(&config, &provider, None).unwrap();
+    assert_eq!(
+        picked.subject,
+        format!("spiffe://cluster.local/ns/demo/{DERIVED_SUBJECT_LEAF}")
+    );
+    let note = picked.note.unwrap();
+    assert!(note.contains("`demo-ns`") && note.contains("`spiffe://cluster.local/ns/demo/*`"));
+
+    let claude = ScriptedClaude::default();
+    let report = run(&text, &state.keys.current(), &claude, DEMO).await;
+    assert!(report.succeeded(), "{report}");
+    assert_eq!(report.subject.as_deref(), Some(picked.subject.as_str()));
+    assert!(
+        report
+            .subject_note
+            .as_deref()
+            .is_some_and(|n| n.contains("derived"))
+    );
+    assert!(
+        report.passed[0]
+            .detail
+            .contains("derived under client workload `demo-ns`")
+    );
+    assert_eq!(claude.calls(), 1);
 }
