@@ -206,6 +206,14 @@ def test_sdk_client_with_the_token_calls_messages_and_streams(stack, signer):
     assert seen["token"]["workspace_id"] == "wrkspc_demo"
     assert seen["token"]["scope"] == "workspace:developer"
 
+    # A bare `auth_token=` sends the Bearer header without the beta flag, and
+    # Claude (so fake-claude) refuses that whatever the token.
+    bare = anthropic.Anthropic(auth_token=token.token, base_url=stack.claude.url, max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as raised:
+        bare.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
+    assert "anthropic-beta: oauth-2025-04-20" in raised.value.body["error"]["message"]
+    assert "anthropic-beta" not in stack.claude.last_request()["headers"]
+
     assert http("POST", f"{stack.claude.url}/_test/revoke_tokens").status == 204
     with pytest.raises(anthropic.AuthenticationError) as raised:
         client.messages.create(model=MODEL, max_tokens=32, messages=MESSAGES)
