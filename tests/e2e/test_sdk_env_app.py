@@ -124,6 +124,7 @@ def test_unchanged_sdk_app_configured_by_environment_goes_through_envoy(stack, t
     assert seen["token"]["workspace_id"] == "wrkspc_demo"
     headers = seen["headers"]
     assert headers["authorization"] == "<redacted>"
+    assert seen["authorization_headers"] == 1, "the filter replaced the app's Bearer placeholder, it did not add a second one"
     assert "x-api-key" not in headers
     assert "oauth-2025-04-20" in [flag.strip() for flag in headers["anthropic-beta"].split(",")]
     assert headers["anthropic-version"] == API_VERSION

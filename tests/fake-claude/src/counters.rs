@@ -42,12 +42,14 @@ pub struct CountersSnapshot {
     pub admin_api_versions: BTreeMap<String, u64>,
 }
 
-/// `GET /_test/last_request`: `{"headers": {name: value}, "bearer_valid":
-/// bool, "token": {…} | null}` (secret header values redacted; `token`
+/// `GET /_test/last_request`: `{"headers": {name: value},
+/// "authorization_headers": n, "bearer_valid": bool, "token": {…} | null}` (secret header values redacted; `token`
 /// describes the valid token's grant, never the token).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastRequest {
     pub headers: BTreeMap<String, String>,
+    /// How many `authorization` headers arrived (their values are redacted).
+    pub authorization_headers: usize,
     pub bearer_valid: bool,
     pub token: Option<TokenInfo>,
 }
@@ -96,6 +98,7 @@ impl LastRequest {
         }
         Self {
             headers: map,
+            authorization_headers: headers.get_all("authorization").iter().count(),
             bearer_valid: grant.is_some(),
             token: grant.map(TokenInfo::from),
         }
@@ -199,6 +202,7 @@ mod tests {
     fn last_request_redacts_secrets_and_joins_repeats() {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", HeaderValue::from_static("Bearer secret"));
+        headers.append("authorization", HeaderValue::from_static("Bearer unused"));
         headers.append("x-api-key", HeaderValue::from_static("k1"));
         headers.append("x-api-key", HeaderValue::from_static("k2"));
         headers.append("anthropic-beta", HeaderValue::from_static("a"));
@@ -212,6 +216,7 @@ mod tests {
                     "x-api-key": REDACTED,
                     "anthropic-beta": "a, b",
                 },
+                "authorization_headers": 2,
                 "bearer_valid": false,
                 "token": null,
             })
