@@ -124,13 +124,41 @@ pub fn make_plan(found: &Found, desired: &Desired) -> Result<Plan, String> {
             .default
             .then(|| "the default workspace".to_owned()),
     );
+    let rule = rule_item(found, desired);
+    check_scope(&rule, desired)?;
     Ok(Plan {
         workspace_id: workspace.id.clone(),
         issuer,
         account,
         member,
-        rule: rule_item(found, desired),
+        rule,
     })
+}
+
+/// Scopes an OAuth caller may put on a rule through the Admin API.
+pub const ADMIN_API_SCOPES: [&str; 2] = ["workspace:developer", "workspace:inference"];
+
+/// Refuses, before any write, a rule create or scope change the Admin API
+/// would refuse (403) after the issuer and service account exist.
+fn check_scope(rule: &PlanItem, desired: &Desired) -> Result<(), String> {
+    let writes_scope = match &rule.action {
+        Action::Create => true,
+        Action::Differs(diffs) => diffs.iter().any(|d| d.field == "oauth_scope"),
+        Action::Unchanged => false,
+    };
+    if !writes_scope || ADMIN_API_SCOPES.contains(&desired.oauth_scope.as_str()) {
+        return Ok(());
+    }
+    Err(format!(
+        "Cannot register `{}`: {} `{}` can only be granted by a rule made in Claude Console \
+         (through the Admin API an OAuth caller may grant only {}). Create the rule in Console \
+         and write its id in {}, or choose one of those scopes. Nothing was created.",
+        desired.name,
+        desired.field("scope"),
+        desired.oauth_scope,
+        ADMIN_API_SCOPES.join(" or "),
+        desired.field("federation_rule_id"),
+    ))
 }
 
 fn rule_item(found: &Found, desired: &Desired) -> PlanItem {

@@ -306,3 +306,25 @@ fn a_409_on_create_names_the_archived_holder() {
     let live = create_conflict(&error, Kind::Rule, None, &desired);
     assert!(live.contains("run register again"), "{live}");
 }
+
+#[test]
+fn a_scope_the_admin_api_cannot_grant_is_refused_before_any_write() {
+    for scope in ["org:admin", "workspace:manage_tunnels"] {
+        let desired = Desired {
+            oauth_scope: scope.to_owned(),
+            ..without_workspace()
+        };
+        let refused = make_plan(&default_found(), &desired).unwrap_err();
+        assert!(
+            refused.contains("credential_provider[0].claude_wif.scope")
+                && refused.contains("Console")
+                && refused.contains("Nothing was created"),
+            "{refused}"
+        );
+    }
+    let inference = Desired {
+        oauth_scope: "workspace:inference".to_owned(),
+        ..without_workspace()
+    };
+    assert!(make_plan(&default_found(), &inference).is_ok());
+}
