@@ -12,7 +12,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, MapType, MetricType, St
 
 use crate::cache;
 use crate::config::FilterConfig;
-use crate::filter::{self, HeadersAction, RequestFilter};
+use crate::filter::{self, BodyAction, HeadersAction, RequestFilter};
 use crate::host::{Host, HostError};
 use crate::stats::Stat;
 use crate::worker::{SharedWorker, Worker};
@@ -172,6 +172,17 @@ impl HttpContext for FilterHttp {
         }
     }
 
+    /// `Pause` here is StopIterationAndBuffer: a body that comes while the
+    /// request waits for its token (e.g. with the plugin option
+    /// `allow_on_headers_stop_iteration`) is buffered, never sent ahead.
+    fn on_http_request_body(&mut self, _body_size: usize, _end_of_stream: bool) -> Action {
+        body_action(self.filter.on_request_body(&self.host))
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        body_action(self.filter.on_request_trailers(&self.host))
+    }
+
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         self.filter.on_response_headers(&mut self.host);
         Action::Continue
@@ -179,6 +190,13 @@ impl HttpContext for FilterHttp {
 
     fn on_log(&mut self) {
         self.filter.on_done();
+    }
+}
+
+fn body_action(action: BodyAction) -> Action {
+    match action {
+        BodyAction::Continue => Action::Continue,
+        BodyAction::Hold => Action::Pause,
     }
 }
 

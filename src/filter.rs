@@ -25,6 +25,19 @@ pub enum HeadersAction {
     Pause,
 }
 
+/// What the adapter tells the proxy after a chunk of the request body or
+/// the request trailers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyAction {
+    /// The request went upstream with our token: let this part follow.
+    Continue,
+    /// The request has not been let through (it waits for its token, or
+    /// was answered locally): hold this part back, buffered. Whatever the
+    /// proxy's options, nothing of the request leaves before its headers
+    /// carry the token.
+    Hold,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Start,
@@ -32,6 +45,9 @@ enum State {
     Waiting,
     /// Forwarded from the cache with this token.
     Forwarded(Rc<Held>),
+    /// Went upstream with our token and the upstream has answered.
+    Answered,
+    /// Answered locally (or its headers came twice): never let through.
     Done,
 }
 
@@ -120,12 +136,45 @@ impl RequestFilter {
         call_answer(&self.worker, host, self.ctx, token_id, body_size);
     }
 
+    /// A chunk of the request body. Passes at once on a cache hit (no host
+    /// call); held back while the request waits for its token.
+    pub fn on_request_body<H: Host>(&mut self, host: &H) -> BodyAction {
+        self.hold_unless_let_through(host, "body")
+    }
+
+    /// The request trailers: as the body.
+    pub fn on_request_trailers<H: Host>(&mut self, host: &H) -> BodyAction {
+        self.hold_unless_let_through(host, "trailers")
+    }
+
+    fn hold_unless_let_through<H: Host>(&mut self, host: &H, part: &str) -> BodyAction {
+        let through = match self.state {
+            State::Forwarded(_) | State::Answered => true,
+            // Resumed by the worker (with the token in its headers) or not yet.
+            State::Waiting => self
+                .worker
+                .try_borrow()
+                .is_ok_and(|w| w.was_resumed(self.ctx)),
+            State::Start | State::Done => false,
+        };
+        if through {
+            return BodyAction::Continue;
+        }
+        if host.log_enabled(Level::Debug) {
+            host.log(
+                Level::Debug,
+                &format!("request {part} held: the request has no token yet"),
+            );
+        }
+        BodyAction::Hold
+    }
+
     /// The upstream response headers: a 401 to a request that carried our
     /// token drops that cache entry, if it still holds the same token.
     pub fn on_response_headers<H: Host>(&mut self, host: &mut H) {
         let resumed;
         let held;
-        let (key, token) = match std::mem::replace(&mut self.state, State::Done) {
+        let (key, token) = match std::mem::replace(&mut self.state, State::Answered) {
             State::Forwarded(from_cache) => {
                 held = from_cache;
                 (&*held.key, &held.entry.token)
@@ -137,12 +186,17 @@ impl RequestFilter {
                     .ok()
                     .and_then(|mut w| w.take_forwarded(self.ctx))
                 else {
+                    // Answered locally: what is left of it stays here.
+                    self.state = State::Done;
                     return;
                 };
                 resumed = carried;
                 (resumed.0.as_str(), &resumed.1)
             }
-            State::Start | State::Done => return,
+            other @ (State::Start | State::Done | State::Answered) => {
+                self.state = other;
+                return;
+            }
         };
         if host.response_header(":status").as_deref() != Some(b"401") {
             return;
@@ -194,8 +248,18 @@ pub fn call_answer<H: Host>(
         Ok(mut w) => w.on_call_answer(host, token_id, body_size),
         Err(_) => None,
     };
-    if let Some(delivery) = delivery {
-        deliver(host, current, delivery);
+    let Some(delivery) = delivery else {
+        return;
+    };
+    let stuck = deliver(host, current, delivery);
+    // A request whose headers could not be edited or resumed has not gone
+    // upstream: its body and trailers stay held.
+    if !stuck.is_empty()
+        && let Ok(mut w) = worker.try_borrow_mut()
+    {
+        for ctx in stuck {
+            w.take_forwarded(ctx);
+        }
     }
 }
 
@@ -214,14 +278,17 @@ pub fn tick<H: Host>(worker: &SharedWorker, host: &mut H, root: u32) {
         Err(_) => Vec::new(),
     };
     for delivery in failed {
+        // Errors only: nobody is resumed.
         deliver(host, root, delivery);
     }
 }
 
 /// Resumes every waiter with the token, or answers each locally. Switches
 /// the effective context to each waiter and back to `current`; a waiter
-/// whose stream is gone is skipped.
-pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) {
+/// whose stream is gone is skipped. Returns the waiters that had a token
+/// but were not resumed.
+pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) -> Vec<u32> {
+    let mut stuck = Vec::new();
     let mut effective = current;
     for waiter in delivery.waiters {
         if waiter != effective {
@@ -238,13 +305,17 @@ pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) {
             Ok(token) => match headers::apply(host, token) {
                 Ok(()) => {
                     if let Err(e) = host.resume_request() {
+                        stuck.push(waiter);
                         host.log(
                             Level::Error,
                             &format!("could not resume request {waiter}: {e}"),
                         );
                     }
                 }
-                Err(e) => refuse(host, &FilterError::HeaderEdit(e)),
+                Err(e) => {
+                    stuck.push(waiter);
+                    refuse(host, &FilterError::HeaderEdit(e));
+                }
             },
             Err(error) => refuse(host, error),
         }
@@ -252,6 +323,7 @@ pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) {
     if effective != current && host.set_effective_context(current).is_err() {
         host.log(Level::Error, "could not switch back to the current context");
     }
+    stuck
 }
 
 /// Logs `error`, counts it and answers the request locally.

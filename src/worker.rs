@@ -527,6 +527,11 @@ impl Worker {
         }
     }
 
+    /// Whether request `ctx` was resumed with a token (and not yet answered).
+    pub fn was_resumed(&self, ctx: u32) -> bool {
+        self.forwarded.contains_key(&ctx)
+    }
+
     /// The token request `ctx` was resumed with, and its key.
     pub fn take_forwarded(&mut self, ctx: u32) -> Option<(String, AccessToken)> {
         self.forwarded.remove(&ctx)

@@ -1,5 +1,6 @@
 //! Native tests of the filter core against a recording fake host.
 
+mod body_flow;
 pub mod fake_host;
 mod identity_flow;
 mod peers_flow;
