@@ -21,6 +21,9 @@ const MAX_ADVISORY_S: u64 = 3_600;
 const MAX_IDENTITIES: u64 = 1_000_000;
 const MAX_AUDIENCES: usize = 16;
 const MAX_LEEWAY_S: u64 = 300;
+/// The longest `max_lifetime_s` (a year and a day: Kubernetes' extended
+/// service-account tokens live a year).
+const MAX_JWT_LIFETIME_S: u64 = 366 * 86_400;
 
 /// The validated configuration of one plugin instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,7 @@ enum RawIdentity<'a> {
         claim: String,
         keys: &'a [Value],
         leeway_s: u64,
+        max_lifetime_s: u64,
     },
 }
 
@@ -159,7 +163,7 @@ const FIELDS: [&str; 11] = [
 /// The values of `identity.source`.
 const SOURCES: [&str; 4] = ["static", "header", "peer_uri_san", "jwt"];
 /// The members of a `jwt` identity source.
-const JWT_FIELDS: [&str; 7] = [
+const JWT_FIELDS: [&str; 8] = [
     "source",
     "header",
     "issuer",
@@ -167,6 +171,7 @@ const JWT_FIELDS: [&str; 7] = [
     "claim",
     "keys",
     "leeway_s",
+    "max_lifetime_s",
 ];
 /// Longest member name shown unquoted in a field path or message.
 const MAX_SHOWN_NAME: usize = 64;
@@ -180,6 +185,8 @@ const DEFAULT_REFRESH_TICK_MS: u64 = 1_000;
 const DEFAULT_JWT_HEADER: &str = "authorization";
 const DEFAULT_CLAIM: &str = "sub";
 const DEFAULT_LEEWAY_S: u64 = 30;
+/// A day: far above Kubernetes' projected tokens (an hour by default).
+const DEFAULT_JWT_MAX_LIFETIME_S: u64 = 86_400;
 
 impl FilterConfig {
     /// Parses and validates the plugin configuration bytes. Empty bytes are
@@ -443,6 +450,7 @@ fn decode_identity<'a>(
                 claim: r.string("claim", DEFAULT_CLAIM),
                 keys: r.required_array("keys", source),
                 leeway_s: r.u64("leeway_s", DEFAULT_LEEWAY_S),
+                max_lifetime_s: r.u64("max_lifetime_s", DEFAULT_JWT_MAX_LIFETIME_S),
             }
         }
         unknown => {
@@ -533,6 +541,7 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
             claim,
             keys,
             leeway_s,
+            max_lifetime_s,
         }) => {
             if header != "authorization" {
                 check("identity.header", identity_header(&header));
@@ -555,6 +564,10 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
                 "identity.leeway_s",
                 in_range(leeway_s, 0, MAX_LEEWAY_S, "seconds"),
             );
+            check(
+                "identity.max_lifetime_s",
+                in_range(max_lifetime_s, 60, MAX_JWT_LIFETIME_S, "seconds"),
+            );
             if keys.is_empty() || keys.len() > MAX_KEYS {
                 check(
                     "identity.keys",
@@ -574,6 +587,7 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
                 audiences,
                 claim,
                 leeway_s,
+                max_lifetime_s,
                 keys: parsed,
             })))
         }

@@ -3,8 +3,13 @@
 //! against keys given inline in the plugin configuration.
 //!
 //! Only RS256 (RSA keys) and ES256 (P-256 keys) are accepted; the algorithm
-//! comes from the key, never from the token alone. Time claims are checked
-//! against the host clock (`exp` required, `nbf` if present) with a leeway.
+//! comes from the key, never from the token alone. A JWS with a `crit`
+//! header is refused (no extension is understood here, RFC 7515 §4.1.11);
+//! keys whose `use` or `key_ops` do not allow verifying signatures are
+//! refused; every base64url part must be unpadded and canonical. Time claims
+//! are checked against the host clock with a leeway: `exp` required and at
+//! most `max_lifetime_s` ahead (and after `iat`), `nbf` and `iat` if present
+//! not in the future.
 //!
 //! Verification is lean on purpose (the `.wasm` size budget): ES256 with the
 //! `p256` crate's ECDSA verifier, RS256 with the PKCS#1 v1.5 verifier in
@@ -91,6 +96,7 @@ impl JwtKey {
             ("EC", Some("P-256")) => KeyAlg::Es256,
             _ => return Err("kty must be RSA, or EC with crv P-256".into()),
         };
+        key_purpose(jwk)?;
         let declared = text(jwk, "alg")?;
         if declared.is_some_and(|d| KeyAlg::from_jose(d) != Some(alg)) {
             return Err("alg must be RS256 for an RSA key or ES256 for a P-256 key".into());
@@ -134,11 +140,32 @@ fn text<'a>(jwk: &'a [(String, Value)], name: &str) -> Result<Option<&'a str>, S
     }
 }
 
-/// A required base64url member of a JWK (trailing `=` padding tolerated).
+/// A required member of a JWK in unpadded, canonical base64url.
 fn bytes(jwk: &[(String, Value)], name: &str) -> Result<Vec<u8>, String> {
     let value = text(jwk, name)?.ok_or_else(|| format!("not a JWK: {name} is missing"))?;
-    base64url::decode(value.trim_end_matches('='))
-        .ok_or_else(|| format!("not a JWK: {name} is not base64url"))
+    base64url::decode(value).ok_or_else(|| format!("not a JWK: {name} is not unpadded base64url"))
+}
+
+/// RFC 7517 §4.2, §4.3: a key meant for something else than verifying
+/// signatures (`use` other than `sig`, `key_ops` without `verify`) is refused.
+fn key_purpose(jwk: &[(String, Value)]) -> Result<(), String> {
+    if text(jwk, "use")?.is_some_and(|u| u != "sig") {
+        return Err("use must be \"sig\" (a signature verification key)".into());
+    }
+    match json::get(jwk, "key_ops") {
+        None => Ok(()),
+        Some(Value::Array(ops)) => {
+            if ops.iter().any(|op| op.as_str().is_none()) {
+                return Err("not a JWK: key_ops must be an array of strings".into());
+            }
+            if ops.iter().any(|op| op.as_str() == Some("verify")) {
+                Ok(())
+            } else {
+                Err("key_ops must include \"verify\"".into())
+            }
+        }
+        Some(_) => Err("not a JWK: key_ops must be an array of strings".into()),
+    }
 }
 
 /// A P-256 public key from its affine coordinates.
@@ -164,23 +191,36 @@ pub struct JwtSource {
     pub audiences: Vec<String>,
     /// The claim holding the client workload identity.
     pub claim: String,
-    /// Leeway on `exp` and `nbf`, in seconds.
+    /// Leeway on `exp`, `nbf` and `iat`, in seconds.
     pub leeway_s: u64,
+    /// Longest lifetime accepted: `exp` at most this far ahead of the
+    /// clock and of `iat`, in seconds.
+    pub max_lifetime_s: u64,
     pub keys: Vec<JwtKey>,
 }
 
 /// The JOSE header members used here, `alg` and `kid` (others, written by
-/// the token's issuer, are ignored). `None` if the header is not a JSON
-/// object with a string `alg` and a string or null `kid`.
-fn jose_header(json: &[u8]) -> Option<(String, Option<String>)> {
-    let header = json::parse(json).ok()?;
-    let alg = header.get("alg")?.as_str()?.to_owned();
+/// the token's issuer, are ignored, except `crit`). `Err` if the header is
+/// not a JSON object with a string `alg` and a string or null `kid`, or if
+/// it has `crit` (it names extensions the recipient must understand, and
+/// none is understood here: RFC 7515 §4.1.11).
+fn jose_header(json: &[u8]) -> Result<(String, Option<String>), String> {
+    let malformed = || "malformed JWT".to_owned();
+    let header = json::parse(json).map_err(|_| malformed())?;
+    if header.get("crit").is_some() {
+        return Err("the JWT's crit header names extensions that are not supported".into());
+    }
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or_else(malformed)?
+        .to_owned();
     let kid = match header.get("kid") {
         None | Some(Value::Null) => None,
         Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return None,
+        Some(_) => return Err(malformed()),
     };
-    Some((alg, kid))
+    Ok((alg, kid))
 }
 
 /// Verifies `token` and returns the identity from the configured claim.
@@ -200,9 +240,7 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     ) else {
         return Err(malformed());
     };
-    let (alg, kid) = base64url::decode(head)
-        .and_then(|json| jose_header(&json))
-        .ok_or_else(malformed)?;
+    let (alg, kid) = jose_header(&base64url::decode(head).ok_or_else(malformed)?)?;
     let alg = KeyAlg::from_jose(&alg).ok_or("alg must be RS256 or ES256")?;
     let candidates: Vec<&JwtKey> = source
         .keys
@@ -249,20 +287,7 @@ fn check_claims(
     if !audience_ok {
         return Err("aud does not match".into());
     }
-    let exp = json::get(claims, "exp")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| "exp is missing or not a number".to_owned())?;
-    if exp.saturating_add(source.leeway_s) <= now_s {
-        return Err("the JWT has expired".into());
-    }
-    if let Some(nbf) = json::get(claims, "nbf") {
-        let nbf = nbf
-            .as_u64()
-            .ok_or_else(|| "nbf is not a number".to_owned())?;
-        if nbf > now_s.saturating_add(source.leeway_s) {
-            return Err("the JWT is not valid yet".into());
-        }
-    }
+    check_times(source, claims, now_s)?;
     let identity = json::get(claims, &source.claim)
         .and_then(Value::as_str)
         .ok_or_else(|| format!("claim {} is missing or not a string", source.claim))?;
@@ -270,5 +295,50 @@ fn check_claims(
     Ok(identity.to_owned())
 }
 
+/// `exp` (required, not past, at most `max_lifetime_s` ahead of the clock
+/// and of `iat`), `nbf` and `iat` (if present, not in the future); each
+/// with the leeway.
+fn check_times(source: &JwtSource, claims: &[(String, Value)], now_s: u64) -> Result<(), String> {
+    let exp = json::get(claims, "exp")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| "exp is missing or not a number".to_owned())?;
+    if exp.saturating_add(source.leeway_s) <= now_s {
+        return Err("the JWT has expired".into());
+    }
+    let future = now_s.saturating_add(source.leeway_s);
+    if exp > future.saturating_add(source.max_lifetime_s) {
+        return Err(format!(
+            "exp is more than max_lifetime_s ({}s) ahead",
+            source.max_lifetime_s
+        ));
+    }
+    if let Some(nbf) = time_claim(claims, "nbf")?
+        && nbf > future
+    {
+        return Err("the JWT is not valid yet".into());
+    }
+    if let Some(iat) = time_claim(claims, "iat")? {
+        if iat > future {
+            return Err("iat is in the future".into());
+        }
+        if exp.saturating_sub(iat) > source.max_lifetime_s {
+            return Err(format!(
+                "the JWT's lifetime (exp - iat) is longer than max_lifetime_s ({}s)",
+                source.max_lifetime_s
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An optional NumericDate claim (whole seconds, as `exp` is read).
+fn time_claim(claims: &[(String, Value)], name: &str) -> Result<Option<u64>, String> {
+    json::get(claims, name)
+        .map(|v| v.as_u64().ok_or_else(|| format!("{name} is not a number")))
+        .transpose()
+}
+
+#[cfg(test)]
+mod rfc_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -437,7 +437,7 @@ fn identity_member_errors_name_their_path() {
         (
             r#"{"source":"jwt","issuer":"i","audiences":["a"],"keys":[],"aud":["a"]}"#,
             "identity.aud",
-            "unknown field `aud`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`",
+            "unknown field `aud`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`, `max_lifetime_s`",
         ),
     ] {
         assert_eq!(
@@ -571,5 +571,35 @@ fn equal_configurations_compare_equal() {
     assert_ne!(
         a,
         FilterConfig::parse(with("identity", &other).as_bytes()).unwrap()
+    );
+}
+
+#[test]
+fn jwt_max_lifetime_has_a_default_and_a_checked_range() {
+    let jwk = include_str!("../jwt/testdata/ec.jwk.json");
+    let jwt = |extra: &str| {
+        let identity = format!(
+            r#"{{"source":"jwt","issuer":"https://i","audiences":["a"],"keys":[{jwk}]{extra}}}"#
+        );
+        with("identity", &identity)
+    };
+    let lifetime = |json: &str| match FilterConfig::parse(json.as_bytes()).unwrap().identity {
+        IdentitySource::Jwt(source) => source.max_lifetime_s,
+        other => panic!("not jwt: {other:?}"),
+    };
+    assert_eq!(lifetime(&jwt("")), 86_400);
+    assert_eq!(lifetime(&jwt(r#","max_lifetime_s":3600"#)), 3600);
+    for bad in ["59", "31622401"] {
+        assert_eq!(
+            one_error(
+                &jwt(&format!(r#","max_lifetime_s":{bad}"#)),
+                "identity.max_lifetime_s"
+            ),
+            "must be between 60 and 31622400 seconds"
+        );
+    }
+    assert_eq!(
+        one_error(&jwt(r#","max_lifetime_s":"1h""#), "identity.max_lifetime_s"),
+        "expected a non-negative integer, found a string"
     );
 }

@@ -22,12 +22,13 @@ pub fn source() -> JwtSource {
         audiences: vec![AUDIENCE.into(), "other".into()],
         claim: "sub".into(),
         leeway_s: 30,
+        max_lifetime_s: 86_400,
         keys,
     }
 }
 
 /// A serde_json value (built with `json!` in tests) as the filter's own JSON value.
-fn ours(value: &serde_json::Value) -> Value {
+pub fn ours(value: &serde_json::Value) -> Value {
     json::parse(value.to_string().as_bytes()).unwrap()
 }
 
@@ -277,7 +278,7 @@ fn malformed_keys_are_refused() {
     assert!(refuse(json!({"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"})).contains("kty"));
     let mut k = rsa.clone();
     k["n"] = json!("not base64!");
-    assert!(refuse(k).contains("n is not base64url"));
+    assert!(refuse(k).contains("n is not unpadded base64url"));
     let mut k = rsa.clone();
     k["n"] = json!("AQAB");
     assert!(refuse(k).contains("bits"), "a tiny modulus");
@@ -296,10 +297,10 @@ fn malformed_keys_are_refused() {
     let mut k = ec.clone();
     k["kid"] = json!(7);
     assert!(refuse(k).contains("kid must be a string"));
-    // Padded base64url members, as some JWK writers emit, are accepted.
+    // Padded base64url members are refused (RFC 7515 §2: no padding).
     let mut k = rsa.clone();
     k["e"] = json!("AQAB====");
-    assert!(JwtKey::from_jwk(&ours(&k)).is_ok());
+    assert!(refuse(k).contains("e is not unpadded base64url"));
 }
 
 #[test]
@@ -331,7 +332,7 @@ fn base64_url_bytes(bytes: &[u8]) -> String {
 }
 
 /// An RS256 JWT over the exact header and claims JSON given.
-fn sign_raw_rs256(header: &str, claims: &str) -> String {
+pub fn sign_raw_rs256(header: &str, claims: &str) -> String {
     let signed = format!("{}.{}", base64_url(header), base64_url(claims));
     let key = EncodingKey::from_rsa_pem(RSA_PEM.as_bytes()).unwrap();
     let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), &key, Algorithm::RS256).unwrap();
@@ -392,8 +393,9 @@ fn claims_must_be_one_strict_json_object() {
         ("-1".to_owned(), "exp is missing or not a number"),
         (
             "18446744073709551615".to_owned(),
-            "claim sub must not be empty",
+            "exp is more than max_lifetime_s (86400s) ahead",
         ),
+        ((NOW + 600).to_string(), "claim sub must not be empty"),
     ] {
         let claims =
             format!(r#"{{"iss":"{ISSUER}","aud":["x","{AUDIENCE}"],"exp":{exp},"sub":""}}"#);
