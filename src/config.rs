@@ -134,14 +134,24 @@ enum RawIdentity<'a> {
     Header {
         name: String,
     },
-    PeerUriSan,
+    /// `{"source": "peer_uri_san", "prefix": "spiffe://cluster.local/"}`:
+    /// the certificate's (first) URI SAN is the identity; with `prefix`
+    /// (optional, null by default; must end with `/`) only if it starts
+    /// with it: set it to the trust domain the listener's certificate check
+    /// accepts, so a SAN outside it is never used.
+    PeerUriSan {
+        prefix: Option<String>,
+    },
     Jwt {
         header: String,
         issuer: String,
         audiences: Vec<String>,
         claim: String,
         keys: &'a [Value],
+        /// Leeway on `exp`, `nbf` and `iat` (default 30 s, at most 300).
         leeway_s: u64,
+        /// Longest JWT lifetime accepted: `exp` at most this far ahead of
+        /// the clock and of `iat` (default 86400 s, 60 s to 366 days).
         max_lifetime_s: u64,
     },
 }
@@ -438,8 +448,10 @@ fn decode_identity<'a>(
             }
         }
         "peer_uri_san" => {
-            r.refuse_unknown(&["source"]);
-            RawIdentity::PeerUriSan
+            r.refuse_unknown(&["source", "prefix"]);
+            RawIdentity::PeerUriSan {
+                prefix: r.optional_string("prefix", true),
+            }
         }
         "jwt" => {
             r.refuse_unknown(&JWT_FIELDS);
@@ -533,7 +545,12 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
             check("identity.name", identity_header(&name));
             Some(IdentitySource::Header(name))
         }
-        Some(RawIdentity::PeerUriSan) => Some(IdentitySource::PeerUriSan),
+        Some(RawIdentity::PeerUriSan { prefix }) => {
+            if let Some(prefix) = &prefix {
+                check("identity.prefix", san_prefix(prefix));
+            }
+            Some(IdentitySource::PeerUriSan { prefix })
+        }
         Some(RawIdentity::Jwt {
             header,
             issuer,
@@ -678,8 +695,18 @@ pub(crate) fn static_identity(value: &str) -> Result<(), String> {
     if value.len() > MAX_IDENTITY_LEN {
         return Err(format!("must be at most {MAX_IDENTITY_LEN} bytes"));
     }
-    if value.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+    if value.chars().any(crate::unicode::is_hidden) {
+        return Err("must not contain control, format or separator characters".into());
+    }
+    Ok(())
+}
+
+/// A `peer_uri_san` prefix: an identity prefix ending in `/`, so that
+/// `spiffe://td/` cannot match `spiffe://td.evil/…`.
+fn san_prefix(value: &str) -> Result<(), String> {
+    static_identity(value)?;
+    if !value.ends_with('/') {
+        return Err("must end with / (e.g. spiffe://cluster.local/)".into());
     }
     Ok(())
 }

@@ -17,7 +17,11 @@ pub enum IdentitySource {
     /// A request header set by a trusted front proxy; removed before upstream.
     Header(String),
     /// The URI SAN of the downstream mTLS peer certificate (egress gateway).
-    PeerUriSan,
+    /// Envoy hands Wasm only the certificate's first URI SAN; with a
+    /// `prefix` (the trust domain the gateway's certificate check accepts,
+    /// e.g. `spiffe://cluster.local/`) that SAN must start with it, so a
+    /// SAN outside the trusted prefix is never used as the identity.
+    PeerUriSan { prefix: Option<String> },
     /// A JWT the workload presents, verified against configured keys.
     Jwt(Box<JwtSource>),
 }
@@ -28,7 +32,7 @@ impl IdentitySource {
         match self {
             Self::Static(_) => "static",
             Self::Header(_) => "header",
-            Self::PeerUriSan => "peer_uri_san",
+            Self::PeerUriSan { .. } => "peer_uri_san",
             Self::Jwt(_) => "jwt",
         }
     }
@@ -39,7 +43,7 @@ impl IdentitySource {
 pub enum IdentityError {
     /// The header is absent or empty.
     Missing { header: String },
-    /// The header is repeated, not UTF-8, too long or has control characters.
+    /// The header is repeated, not UTF-8, too long or has control, format or separator characters.
     Invalid { header: String, reason: String },
     /// The header could not be removed, so the request must not go upstream.
     NotRemoved { header: String },
@@ -64,8 +68,8 @@ pub fn resolve<'a, H: Host>(
     match source {
         IdentitySource::Static(value) => Ok(Cow::Borrowed(value)),
         IdentitySource::Header(name) => from_header(name, take_header(host, name)?).map(Cow::Owned),
-        IdentitySource::PeerUriSan => {
-            from_peer(host.property(&PEER_URI_SAN_PROPERTY)).map(Cow::Owned)
+        IdentitySource::PeerUriSan { prefix } => {
+            from_peer(host.property(&PEER_URI_SAN_PROPERTY), prefix.as_deref()).map(Cow::Owned)
         }
         IdentitySource::Jwt(source) => {
             let values = take_header(host, &source.header)?;
@@ -103,13 +107,20 @@ fn from_header(name: &str, mut values: Vec<Vec<u8>>) -> Result<String, IdentityE
     Ok(value)
 }
 
-fn from_peer(value: Option<Vec<u8>>) -> Result<String, IdentityError> {
+fn from_peer(value: Option<Vec<u8>>, prefix: Option<&str>) -> Result<String, IdentityError> {
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Err(IdentityError::NoPeerCertificate);
     };
     let invalid = |reason: String| IdentityError::InvalidPeer { reason };
     let value = String::from_utf8(value).map_err(|_| invalid("it is not UTF-8".into()))?;
     static_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
+    if let Some(prefix) = prefix
+        && !value.starts_with(prefix)
+    {
+        return Err(invalid(format!(
+            "the first URI SAN is outside the trusted prefix {prefix}"
+        )));
+    }
     Ok(value)
 }
 

@@ -173,19 +173,12 @@ fn error_description(body: &[u8]) -> String {
     }
 }
 
-/// Drops control characters and caps the length, for replies and log lines.
+/// Drops control, format and separator characters and caps the length,
+/// for replies and log lines.
 fn sanitize(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_DESCRIPTION_CHARS)
-        .collect();
-    if text
-        .chars()
-        .filter(|c| !c.is_control())
-        .nth(MAX_DESCRIPTION_CHARS)
-        .is_some()
-    {
+    let visible = || text.chars().filter(|c| !crate::unicode::is_hidden(*c));
+    let mut out: String = visible().take(MAX_DESCRIPTION_CHARS).collect();
+    if visible().nth(MAX_DESCRIPTION_CHARS).is_some() {
         out.push('…');
     }
     out

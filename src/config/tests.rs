@@ -269,7 +269,7 @@ fn new_fields_are_validated() {
 fn peer_uri_san_and_jwt_sources_parse() {
     let config =
         FilterConfig::parse(with("identity", r#"{"source":"peer_uri_san"}"#).as_bytes()).unwrap();
-    assert_eq!(config.identity, IdentitySource::PeerUriSan);
+    assert_eq!(config.identity, IdentitySource::PeerUriSan { prefix: None });
     one_error(
         &with("identity", r#"{"source":"peer_uri_san","x":1}"#),
         "identity.x",

@@ -3,5 +3,6 @@
 mod body_flow;
 pub mod fake_host;
 mod identity_flow;
+mod identity_review;
 mod peers_flow;
 mod request_flow;
