@@ -8,6 +8,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod text;
+
 /// Path of the token endpoint on issuer-svc's internal listener.
 pub const TOKEN_PATH: &str = "/v1/token";
 

@@ -283,6 +283,25 @@ fn client_workload_identity_rules() {
 }
 
 #[test]
+fn client_workload_identity_refuses_format_characters_and_separators() {
+    for (escape, name) in [
+        ("\\u2028", "U+2028"),
+        ("\\u202E", "U+202E"),
+        ("\\u200B", "U+200B"),
+        ("\\uFEFF", "U+FEFF"),
+    ] {
+        let text = replace("ns/demo/sa/app\"", &format!("ns/demo/sa/app{escape}\""));
+        let found = errors(&text);
+        let wanted = found
+            .iter()
+            .find(|e| e.starts_with("client_workload[0].identity: "))
+            .unwrap_or_else(|| panic!("{escape}: {found:?}"));
+        assert!(wanted.contains("format characters"), "{wanted}");
+        assert!(wanted.contains(name), "{wanted}");
+    }
+}
+
+#[test]
 fn access_policies_must_reference_existing_entries() {
     let text = replace(
         "client_workload = \"demo-app\"",
