@@ -14,6 +14,7 @@ pub mod error;
 pub mod exchange;
 pub mod internal;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod policy;
 pub mod public;

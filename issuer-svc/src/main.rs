@@ -1,7 +1,6 @@
 //! `issuer-svc serve|check|verify|register|keys --config FILE`.
 
 use std::future::IntoFuture;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -105,14 +104,7 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    issuer_svc::logging::init();
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Verify {
