@@ -16,6 +16,18 @@ pub enum AppError {
     /// Missing or wrong internal API key.
     #[error("missing or wrong internal API key (authorization: Bearer <key>)")]
     Unauthorized,
+    /// No internal API key is set and the `Host` (escaped) is one a web
+    /// page could own (DNS rebinding): see `internal::guard`.
+    #[error(
+        "without an internal API key this listener answers only a Host that is an IP address, \
+         localhost, a name without dots (such as issuer-svc), a name under .localhost, \
+         .cluster.local or .internal, or one listed in server.internal_hosts; this request's \
+         Host is `{0}`"
+    )]
+    ForeignHost(String),
+    /// The token API takes JSON only (`found` is escaped, or `none`).
+    #[error("content-type must be application/json, found {0}")]
+    NotJson(String),
     #[error(transparent)]
     Denied(#[from] PolicyDenial),
     #[error(transparent)]
@@ -25,8 +37,9 @@ pub enum AppError {
 impl AppError {
     pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            AppError::InvalidRequest(_) | AppError::NotJson(_) => ErrorCode::InvalidRequest,
             AppError::Unauthorized => ErrorCode::Unauthorized,
+            AppError::ForeignHost(_) => ErrorCode::AccessDenied,
             AppError::Denied(_) => ErrorCode::AccessDenied,
             AppError::Exchange(ExchangeError::Refused(_)) => ErrorCode::ExchangeFailed,
             AppError::Exchange(ExchangeError::Unavailable(_)) => ErrorCode::UpstreamUnavailable,
@@ -66,6 +79,8 @@ mod tests {
         let cases = [
             (AppError::InvalidRequest("x".into()), 400),
             (AppError::Unauthorized, 401),
+            (AppError::NotJson("none".into()), 400),
+            (AppError::ForeignHost("evil.example".into()), 403),
             (
                 AppError::Denied(PolicyDenial::ProviderInactive {
                     provider: "p".into(),

@@ -1,12 +1,15 @@
 //! The internal listener: the token API for the filter, health, readiness,
 //! metrics and the admin page ([`crate::admin`]). Bind it to loopback or
-//! protect it with an internal API key.
+//! protect it with an internal API key. Without a key, [`guard`] keeps
+//! browsers out (DNS rebinding, cross-site requests).
+
+mod guard;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use claude_wif_api::{TOKEN_PATH, TokenRequest, TokenResponse};
@@ -35,10 +38,11 @@ pub fn internal_app(state: AppState) -> Router {
 
 async fn token(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = issue(&state, &headers, body).await;
+    let result = issue(&state, (&uri, &headers), body).await;
     state
         .metrics
         .token_request(result.as_ref().err().map(AppError::code));
@@ -53,11 +57,12 @@ async fn token(
 
 async fn issue(
     state: &AppState,
-    headers: &HeaderMap,
+    (uri, headers): (&Uri, &HeaderMap),
     body: Result<Bytes, BytesRejection>,
 ) -> Result<TokenResponse, AppError> {
     let served = state.config.current();
-    authorize(&served, headers)?;
+    authorize(&served, uri, headers)?;
+    guard::check_json(headers)?;
     let request = parse(body)?;
     let grant = served
         .policy
@@ -130,10 +135,12 @@ fn audit(
     }
 }
 
-/// With an internal API key configured, requires `authorization: Bearer <key>`.
-fn authorize(served: &Served, headers: &HeaderMap) -> Result<(), AppError> {
-    let Some(key) = &served.config.server.internal_api_key else {
-        return Ok(());
+/// With an internal API key configured, requires `authorization: Bearer <key>`;
+/// without one, a `Host` no web page can own ([`guard::check_host`]).
+fn authorize(served: &Served, uri: &Uri, headers: &HeaderMap) -> Result<(), AppError> {
+    let server = &served.config.server;
+    let Some(key) = &server.internal_api_key else {
+        return guard::check_host(headers, uri, &server.internal_hosts);
     };
     let presented = headers
         .get(header::AUTHORIZATION)
@@ -167,7 +174,15 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let served = state.config.current();
+    let server = &served.config.server;
+    if server.internal_api_key.is_none()
+        && let Err(err) = guard::check_host(&headers, &uri, &server.internal_hosts)
+    {
+        tracing::warn!(path = "/metrics", error = %err, "metrics request refused");
+        return err.into_response();
+    }
     let states = state.keys.current().key_states(state.clock.now());
     let signing_keys = [
         KeyState::Pending,

@@ -44,6 +44,7 @@ pub struct Metrics {
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
     cache_hits: AtomicU64,
+    forced_suppressed: AtomicU64,
     reloads: [AtomicU64; RELOAD_RESULTS.len()],
 }
 
@@ -77,6 +78,12 @@ impl Metrics {
 
     pub fn cache_hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A stale-token report was answered with the cached token: a forced
+    /// re-exchange for the same key ran too recently.
+    pub fn forced_refresh_suppressed(&self) {
+        self.forced_suppressed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A SIGHUP reload was applied (`true`) or rejected.
@@ -119,6 +126,18 @@ impl Metrics {
             "counter",
         );
         let _ = writeln!(out, "issuer_svc_token_cache_hits_total {hits}");
+        header(
+            &mut out,
+            "issuer_svc_forced_refreshes_suppressed_total",
+            "Stale-token reports answered with the cached token: a forced re-exchange for the \
+             same provider and identity ran less than token_cache.stale_refresh_interval ago.",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "issuer_svc_forced_refreshes_suppressed_total {}",
+            self.forced_suppressed.load(Ordering::Relaxed)
+        );
         header(
             &mut out,
             "issuer_svc_token_cache_entries",

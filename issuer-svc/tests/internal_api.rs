@@ -245,7 +245,7 @@ async fn internal_api_key_is_required_when_configured() {
         )
     });
     let with_auth = |auth: Option<&str>| {
-        let mut request = Request::post("/v1/token");
+        let mut request = Request::post("/v1/token").header("content-type", "application/json");
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }

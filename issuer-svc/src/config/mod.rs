@@ -75,6 +75,9 @@ pub struct ServerConfig {
     pub internal_api_key: Option<InternalApiKey>,
     /// `tls_cert_file` and `tls_key_file`: serve the public listener over HTTPS.
     pub tls: Option<TlsFiles>,
+    /// Host names (lowercase, no port) the internal API answers besides the
+    /// ones it always accepts, when no internal API key is set.
+    pub internal_hosts: Vec<String>,
 }
 
 /// PEM files of the public listener's certificate chain and private key.
@@ -138,13 +141,21 @@ pub struct TokenCacheConfig {
     pub advisory_refresh: Duration,
     /// Remaining lifetime at which callers wait for a new token (default 30 s).
     pub mandatory_refresh: Duration,
+    /// At most one forced re-exchange (a `stale_token_sha256` naming a cached
+    /// token that is not due for refresh) per (provider, client workload
+    /// identity) in this interval (default 30 s; zero: no limit).
+    pub stale_refresh_interval: Duration,
 }
+
+/// Default of `token_cache.stale_refresh_interval`.
+pub const DEFAULT_STALE_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Default for TokenCacheConfig {
     fn default() -> Self {
         TokenCacheConfig {
             advisory_refresh: Duration::from_secs(120),
             mandatory_refresh: Duration::from_secs(30),
+            stale_refresh_interval: DEFAULT_STALE_REFRESH_INTERVAL,
         }
     }
 }

@@ -55,6 +55,7 @@ pub struct RawServerConfig {
     pub internal_api_key_file: Option<PathBuf>,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    pub internal_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +70,7 @@ pub struct RawClaudeConfig {
 pub struct RawTokenCacheConfig {
     pub advisory_refresh: Option<String>,
     pub mandatory_refresh: Option<String>,
+    pub stale_refresh_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

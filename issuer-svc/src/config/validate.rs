@@ -166,6 +166,7 @@ impl Validator {
             .as_deref()
             .and_then(|file| self.api_key_file(file));
         let tls = self.tls_files(raw.tls_cert_file, raw.tls_key_file);
+        let internal_hosts = self.internal_hosts(raw.internal_hosts.as_deref().unwrap_or(&[]));
         if let Some(addr) = internal_listen
             && !addr.ip().is_loopback()
             && raw.internal_api_key_file.is_none()
@@ -182,6 +183,7 @@ impl Validator {
             state_dir: state_dir?,
             internal_api_key,
             tls,
+            internal_hosts,
         })
     }
 
@@ -219,6 +221,7 @@ impl Validator {
     }
 }
 
+mod hosts;
 mod keys;
 mod providers;
 mod token_cache;

@@ -85,6 +85,9 @@ struct Entry {
     client_workload: String,
     /// How the last exchange for this key ended, and when.
     last_exchange: Option<LastExchange>,
+    /// When a stale report last forced an exchange (a token not yet due for
+    /// refresh was dropped): the limit of [`RefreshPolicy::allows_forced`].
+    last_forced: Option<SystemTime>,
 }
 
 /// What one request asks for.
@@ -201,11 +204,9 @@ impl TokenService {
             if entry.client_workload != request.client_workload {
                 entry.client_workload = request.client_workload.to_owned();
             }
-            if let (Some(stale), Some(token)) = (request.stale_token_sha256, &entry.token)
-                && token_sha256(&token.access_token) == stale
-            {
-                tracing::info!(provider = %key.provider, client_workload = request.client_workload, token = %token.access_token, "caller reported the cached token stale; exchanging for a new one");
-                entry.token = None;
+            if let Some(stale) = request.stale_token_sha256 {
+                let about = (key.provider.as_str(), request.client_workload);
+                self.inner.stale_report(entry, stale, &refresh, now, about);
             }
             let cached = entry.token.as_ref().map(|t| {
                 let left = t.expires_at.duration_since(now).unwrap_or(Duration::ZERO);
@@ -258,6 +259,42 @@ impl Inner {
         self.settings
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A caller will not use the token whose hash is `stale` again. If it is
+    /// the cached one, drop it (the answer is then a new token), unless it
+    /// is not due for refresh and a stale report already forced an
+    /// exchange for this key within `refresh.forced_interval`: then the
+    /// cached token is answered and the report counted as suppressed.
+    fn stale_report(
+        &self,
+        entry: &mut Entry,
+        stale: &str,
+        refresh: &RefreshPolicy,
+        now: SystemTime,
+        (provider, client_workload): (&str, &str),
+    ) {
+        let Some(token) = &entry.token else {
+            return;
+        };
+        if token_sha256(&token.access_token) != stale {
+            return;
+        }
+        let left = token
+            .expires_at
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO);
+        let due = refresh.decide(Some((left, token.lifetime))) != RefreshDecision::UseCached;
+        if !due && !refresh.allows_forced(entry.last_forced, now) {
+            self.metrics.forced_refresh_suppressed();
+            tracing::debug!(provider, client_workload, token = %token.access_token, "stale report within token_cache.stale_refresh_interval of the last forced exchange; answering the cached token");
+            return;
+        }
+        if !due {
+            entry.last_forced = Some(now);
+        }
+        tracing::info!(provider, client_workload, token = %token.access_token, "caller reported the cached token stale; exchanging for a new one");
+        entry.token = None;
     }
 
     /// Spawns one exchange for `key`. Called with the entry lock held, so the

@@ -2,7 +2,7 @@
 //! *Refresh policy*; the same thresholds as the official SDKs), clamped for
 //! short-lived tokens.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::config::TokenCacheConfig;
 
@@ -14,6 +14,9 @@ pub struct RefreshPolicy {
     pub mandatory: Duration,
     /// A failed background refresh is not retried sooner than this.
     pub retry_after: Duration,
+    /// At most one forced re-exchange per key in this interval (zero: no
+    /// limit); see [`RefreshPolicy::allows_forced`].
+    pub forced_interval: Duration,
 }
 
 impl Default for RefreshPolicy {
@@ -28,6 +31,7 @@ impl From<TokenCacheConfig> for RefreshPolicy {
             advisory: config.advisory_refresh,
             mandatory: config.mandatory_refresh,
             retry_after: Duration::from_secs(5),
+            forced_interval: config.stale_refresh_interval,
         }
     }
 }
@@ -68,6 +72,18 @@ impl RefreshPolicy {
         } else {
             RefreshDecision::Wait
         }
+    }
+
+    /// Whether a caller's report that a cached token is stale may force a
+    /// new exchange now, given when the last forced one for the same key
+    /// started. The first one always may, so a revoked token is replaced
+    /// at once; a path that answers 401 to every token gets one exchange
+    /// per `forced_interval`, not one per request.
+    pub fn allows_forced(&self, last_forced: Option<SystemTime>, now: SystemTime) -> bool {
+        last_forced.is_none_or(|at| {
+            now.duration_since(at)
+                .is_ok_and(|since| since >= self.forced_interval)
+        })
     }
 }
 
@@ -115,10 +131,31 @@ mod tests {
     }
 
     #[test]
+    fn forced_refreshes_are_allowed_once_per_interval() {
+        let policy = RefreshPolicy::default();
+        assert_eq!(policy.forced_interval, Duration::from_secs(30));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert!(policy.allows_forced(None, at), "the first one always");
+        assert!(!policy.allows_forced(Some(at), at));
+        assert!(!policy.allows_forced(Some(at), at + Duration::from_millis(29_999)));
+        assert!(policy.allows_forced(Some(at), at + Duration::from_secs(30)));
+        assert!(
+            !policy.allows_forced(Some(at + Duration::from_secs(5)), at),
+            "a clock that stepped back does not open the limit"
+        );
+        let unlimited = RefreshPolicy {
+            forced_interval: Duration::ZERO,
+            ..policy
+        };
+        assert!(unlimited.allows_forced(Some(at), at));
+    }
+
+    #[test]
     fn configured_thresholds_are_used() {
         let policy = RefreshPolicy::from(TokenCacheConfig {
             advisory_refresh: Duration::from_secs(600),
             mandatory_refresh: Duration::from_secs(60),
+            ..TokenCacheConfig::default()
         });
         let decide = |s| policy.decide(Some((Duration::from_secs(s), HOUR)));
         assert_eq!(decide(601), RefreshDecision::UseCached);

@@ -174,3 +174,32 @@ fn state_dir_is_required() {
         "server.state_dir"
     ));
 }
+
+#[test]
+fn internal_hosts_are_host_names_kept_lowercase() {
+    let config = load(&config_text("")).config;
+    assert!(config.server.internal_hosts.is_empty());
+    let text = replace(
+        "state_dir = \"/nonexistent/state\"",
+        "state_dir = \"/nonexistent/state\"\ninternal_hosts = [\"Issuer.Example.Internal\", \"issuer-svc.example.com\"]",
+    );
+    assert_eq!(
+        load(&text).config.server.internal_hosts,
+        ["issuer.example.internal", "issuer-svc.example.com"]
+    );
+    for bad in [
+        "",
+        "issuer:9090",
+        "http://issuer",
+        "a..b",
+        ".a",
+        "a b",
+        "ïssuer",
+    ] {
+        let text = replace(
+            "state_dir = \"/nonexistent/state\"",
+            &format!("state_dir = \"/nonexistent/state\"\ninternal_hosts = [\"ok\", \"{bad}\"]"),
+        );
+        assert!(has_error(&text, "server.internal_hosts[1]"), "{bad}");
+    }
+}

@@ -64,3 +64,19 @@ fn token_cache_fields_are_durations_and_known() {
     assert!(unknown[0].starts_with("token_cache"), "{unknown:?}");
     assert!(unknown[0].contains("refresh"), "{unknown:?}");
 }
+
+#[test]
+fn stale_refresh_interval_defaults_to_30s_and_may_be_zero() {
+    let config = load(&config_text("")).config;
+    assert_eq!(
+        config.token_cache.stale_refresh_interval,
+        Duration::from_secs(30)
+    );
+    let text = config_text("[token_cache]\nstale_refresh_interval = \"0s\"\n");
+    assert_eq!(
+        load(&text).config.token_cache.stale_refresh_interval,
+        Duration::ZERO
+    );
+    let text = config_text("[token_cache]\nstale_refresh_interval = \"soon\"\n");
+    assert!(has_error(&text, "token_cache.stale_refresh_interval"));
+}

@@ -76,7 +76,7 @@ impl Validator {
 }
 
 /// A duration like `15m`, or zero written as `0`, `0s`, `0m`...
-fn duration_or_zero(text: &str) -> Result<Duration, String> {
+pub(super) fn duration_or_zero(text: &str) -> Result<Duration, String> {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     if !digits.is_empty() && digits.bytes().all(|b| b == b'0') {
         let unit = text.get(digits.len()..).unwrap_or("");

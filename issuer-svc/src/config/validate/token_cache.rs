@@ -25,7 +25,13 @@ impl Validator {
             raw.mandatory_refresh.as_deref(),
             defaults.mandatory_refresh,
         );
-        let (advisory, mandatory) = (advisory?, mandatory?);
+        let stale = match raw.stale_refresh_interval.as_deref() {
+            None => Some(defaults.stale_refresh_interval),
+            Some(text) => super::keys::duration_or_zero(text)
+                .map_err(|err| self.error("token_cache.stale_refresh_interval", err))
+                .ok(),
+        };
+        let (advisory, mandatory, stale) = (advisory?, mandatory?, stale?);
         if mandatory >= advisory {
             self.error(
                 "token_cache.mandatory_refresh",
@@ -41,6 +47,7 @@ impl Validator {
         Some(TokenCacheConfig {
             advisory_refresh: advisory,
             mandatory_refresh: mandatory,
+            stale_refresh_interval: stale,
         })
     }
 }

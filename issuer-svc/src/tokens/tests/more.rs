@@ -148,6 +148,82 @@ async fn stale_hash_of_the_cached_token_gets_a_new_one() {
     assert_eq!(h.transport.calls(), 2);
 }
 
+fn suppressed(h: &Harness) -> u64 {
+    let text = h.metrics.render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("issuer_svc_forced_refreshes_suppressed_total "))
+        .unwrap();
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn stale_reports_force_at_most_one_exchange_per_interval() {
+    // A path that answers 401 to every token: the caller reports each
+    // token it gets as stale at once.
+    let h = Harness::new(FakeTransport::default());
+    let mut token = h.token().await.unwrap();
+    for _ in 0..10 {
+        token = h
+            .token_stale(Some(&token_sha256(&token.access_token)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(token.access_token.expose(), "sk-ant-oat01-token2");
+    assert_eq!(
+        h.transport.calls(),
+        2,
+        "the first report forces, the rest wait"
+    );
+    assert_eq!(suppressed(&h), 9);
+    h.clock.advance(Duration::from_secs(29));
+    let stale = token_sha256(&token.access_token);
+    assert_eq!(h.token_stale(Some(&stale)).await.unwrap(), token);
+    h.clock.advance(Duration::from_secs(1));
+    let next = h.token_stale(Some(&stale)).await.unwrap();
+    assert_eq!(next.access_token.expose(), "sk-ant-oat01-token3");
+    assert_eq!((h.transport.calls(), suppressed(&h)), (3, 10));
+}
+
+#[tokio::test]
+async fn a_refresh_ahead_report_does_not_use_up_the_forced_exchange() {
+    let h = Harness::new(FakeTransport::default());
+    let first = h.token().await.unwrap();
+    h.leave(100); // inside the advisory window: due for refresh anyway
+    let second = h
+        .token_stale(Some(&token_sha256(&first.access_token)))
+        .await
+        .unwrap();
+    assert_eq!(second.access_token.expose(), "sk-ant-oat01-token2");
+    // Revoked right after: the first 401 report still gets a new token.
+    let third = h
+        .token_stale(Some(&token_sha256(&second.access_token)))
+        .await
+        .unwrap();
+    assert_eq!(third.access_token.expose(), "sk-ant-oat01-token3");
+    assert_eq!((h.transport.calls(), suppressed(&h)), (3, 0));
+}
+
+#[tokio::test]
+async fn a_zero_interval_turns_the_limit_off() {
+    let h = Harness::new(FakeTransport::default());
+    h.service.reconfigure(
+        config().claude.clone(),
+        RefreshPolicy::from(crate::config::TokenCacheConfig {
+            stale_refresh_interval: Duration::ZERO,
+            ..crate::config::TokenCacheConfig::default()
+        }),
+    );
+    let mut token = h.token().await.unwrap();
+    for _ in 0..3 {
+        token = h
+            .token_stale(Some(&token_sha256(&token.access_token)))
+            .await
+            .unwrap();
+    }
+    assert_eq!((h.transport.calls(), suppressed(&h)), (4, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_stale_reports_share_one_exchange() {
     let gate = Arc::new(Semaphore::new(1));
@@ -213,6 +289,7 @@ async fn reconfigured_refresh_thresholds_apply_to_the_next_request() {
         RefreshPolicy::from(crate::config::TokenCacheConfig {
             advisory_refresh: Duration::from_secs(900),
             mandatory_refresh: Duration::from_secs(600),
+            ..crate::config::TokenCacheConfig::default()
         }),
     );
     assert_eq!(
