@@ -695,7 +695,10 @@ pub(crate) fn static_identity(value: &str) -> Result<(), String> {
     if value.len() > MAX_IDENTITY_LEN {
         return Err(format!("must be at most {MAX_IDENTITY_LEN} bytes"));
     }
-    if value.chars().any(crate::unicode::is_hidden) {
+    if value
+        .chars()
+        .any(claude_wif_api::text::is_hidden_or_control)
+    {
         return Err("must not contain control, format or separator characters".into());
     }
     Ok(())

@@ -176,7 +176,10 @@ fn error_description(body: &[u8]) -> String {
 /// Drops control, format and separator characters and caps the length,
 /// for replies and log lines.
 fn sanitize(text: &str) -> String {
-    let visible = || text.chars().filter(|c| !crate::unicode::is_hidden(*c));
+    let visible = || {
+        text.chars()
+            .filter(|c| !claude_wif_api::text::is_hidden_or_control(*c))
+    };
     let mut out: String = visible().take(MAX_DESCRIPTION_CHARS).collect();
     if visible().nth(MAX_DESCRIPTION_CHARS).is_some() {
         out.push('…');

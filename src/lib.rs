@@ -17,7 +17,6 @@ pub mod jwt;
 pub mod peers;
 pub mod reply;
 pub mod stats;
-pub mod unicode;
 pub mod worker;
 
 #[cfg(test)]
