@@ -5,7 +5,7 @@
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -380,11 +380,12 @@ fn load_meta(path: &Path) -> Result<Option<KeyMeta>, KeyError> {
         .map_err(|err| KeyError::Invalid(format!("{}: {err}", path.display())))
 }
 
-/// Refuses a key directory that group or others can access, unless it is on
-/// a read-only file system (a Kubernetes Secret mount is 1777 but read-only:
-/// nobody can plant a key there).
+/// Refuses a key directory owned by another user ([`check_owner`]), or that
+/// group or others can access, unless it is on a read-only file system (a
+/// Kubernetes Secret mount is 1777 but read-only: nobody can plant a key there).
 fn check_dir(dir: &Path) -> Result<(), KeyError> {
     let metadata = fs::metadata(dir).map_err(|err| io_error("cannot stat", dir, &err))?;
+    check_owner(dir, &metadata)?;
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 && !on_read_only_fs(dir) {
         return Err(KeyError::Insecure(format!(
@@ -396,11 +397,13 @@ fn check_dir(dir: &Path) -> Result<(), KeyError> {
     Ok(())
 }
 
-/// Refuses a key or metadata file that others can access, or that group can
-/// access beyond reading a read-only file: 0600 and 0400 pass, and so does
-/// 0440 (a Kubernetes Secret with `defaultMode: 0400` and an `fsGroup`).
+/// Refuses a key or metadata file owned by another user ([`check_owner`]),
+/// that others can access, or that group can access beyond reading a
+/// read-only file: 0600 and 0400 pass, and so does 0440 (a Kubernetes
+/// Secret with `defaultMode: 0400` and an `fsGroup`).
 fn check_private_file(path: &Path) -> Result<(), KeyError> {
     let metadata = fs::metadata(path).map_err(|err| io_error("cannot stat", path, &err))?;
+    check_owner(path, &metadata)?;
     let mode = metadata.permissions().mode() & 0o777;
     let group = mode & 0o070;
     let read_only_group_read = group == 0o040 && mode & 0o222 == 0;
@@ -412,6 +415,24 @@ fn check_private_file(path: &Path) -> Result<(), KeyError> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a key directory or file that is not owned by issuer-svc's
+/// effective user or by root: its owner could plant a key that signs, even
+/// with modes that look private. Root passes because it can do that anyway
+/// (and owns the files of a Kubernetes Secret mount).
+fn check_owner(path: &Path, metadata: &fs::Metadata) -> Result<(), KeyError> {
+    let owner = metadata.uid();
+    let euid = rustix::process::geteuid().as_raw();
+    if owner == euid || owner == 0 {
+        return Ok(());
+    }
+    Err(KeyError::Insecure(format!(
+        "{} is owned by uid {owner}, not by issuer-svc's user (uid {euid}) or root: its owner \
+         could plant a signing key (chown {euid} {})",
+        path.display(),
+        path.display()
+    )))
 }
 
 fn on_read_only_fs(path: &Path) -> bool {

@@ -12,6 +12,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::*;
 use crate::clock::{Clock, ManualClock};
 
+mod ownership;
+
 const T0: u64 = 1_700_000_000;
 
 fn mode(path: &std::path::Path) -> u32 {
