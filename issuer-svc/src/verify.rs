@@ -11,7 +11,7 @@ mod tests;
 use std::fmt;
 
 pub use self::fetch::http_client;
-use self::fetch::{JwksKids, fetch_json};
+use self::fetch::{PublishedJwks, Unpublished, check_published, fetch_json};
 use crate::clock::Clock;
 use crate::config::{Config, IdentityPattern, ProviderConfig};
 use crate::discovery::{DiscoveryDocument, jwks_uri};
@@ -224,23 +224,13 @@ async fn steps(
             "`issuer-svc keys list` and the key directory (server.state_dir)",
         )
     })?;
-    let jwks: JwksKids = fetch_json(ctx.http, &expected_jwks)
+    let jwks: PublishedJwks = fetch_json(ctx.http, &expected_jwks)
         .await
         .map_err(|what| fail(5, what, hints::unreachable(ctx.config, "JWKS")))?;
-    if !jwks
-        .keys
-        .iter()
-        .any(|k| k.kid.as_deref() == Some(key.kid()))
-    {
-        return Err(fail(
-            5,
-            format!(
-                "the JWKS does not contain the active signing key `{}`",
-                key.kid()
-            ),
-            hints::kid_missing(),
-        ));
-    }
+    check_published(&jwks, key.kid(), key.alg().as_str()).map_err(|problem| match problem {
+        Unpublished::Missing(what) => fail(5, what, hints::kid_missing()),
+        Unpublished::Unusable(what) => fail(5, what, hints::jwks_rewritten()),
+    })?;
     run.pass(5, format!("active key `{}` is published", key.kid()));
 
     let token = exchange_once(ctx, provider, &subject)

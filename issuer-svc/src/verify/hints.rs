@@ -30,6 +30,13 @@ pub(super) fn kid_missing() -> String {
         .to_owned()
 }
 
+/// The hint for a published key that `use`, `key_ops` or `alg` make unusable.
+pub(super) fn jwks_rewritten() -> String {
+    "that no proxy or cache in front of issuer-svc rewrites the JWKS: issuer-svc publishes \
+     each key with use `sig`, its alg and no key_ops"
+        .to_owned()
+}
+
 /// The hint for a failed exchange.
 pub(super) fn exchange(
     index: usize,
