@@ -60,6 +60,14 @@ pub fn fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
     .delimited(" ")
 }
 
+/// `text` with what [`is_hidden_or_control`] names escaped, for text from
+/// outside that is printed other than through the log (CLI output).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let _ = Escaping(&mut out).write_str(text);
+    out
+}
+
 /// Writes through to `W`, escaping what [`is_hidden_or_control`] names.
 struct Escaping<W>(W);
 

@@ -196,7 +196,8 @@ async fn steps(
             3,
             format!(
                 "the discovery document says issuer `{}`, but assertions carry iss `{}` (compared byte for byte)",
-                discovery.issuer, provider.issuer_url
+                crate::logging::escape(&discovery.issuer),
+                provider.issuer_url
             ),
             hints::issuer_mismatch(provider),
         ));
@@ -209,7 +210,7 @@ async fn steps(
             4,
             format!(
                 "jwks_uri is `{}`, expected `{expected_jwks}`",
-                discovery.jwks_uri
+                crate::logging::escape(&discovery.jwks_uri)
             ),
             "that no proxy in front of issuer-svc rewrites the discovery document, and that server.public_base_url is the URL Claude dials",
         ));

@@ -182,10 +182,11 @@ fn parse_refusal(status: u16, body: &[u8]) -> Refusal {
     }
 }
 
-/// Drops control characters and caps the length of text we did not write.
+/// Drops controls, format characters and separators, and caps the length
+/// of text we did not write.
 fn clean(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_control())
+        .filter(|&c| !claude_wif_api::text::is_hidden_or_control(c))
         .take(MAX_MESSAGE_CHARS)
         .collect()
 }

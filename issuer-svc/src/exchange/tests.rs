@@ -155,12 +155,15 @@ fn oversized_body_is_refused() {
 #[test]
 fn claude_messages_are_cleaned_and_capped() {
     let long = "x".repeat(1000);
-    let body = format!(r#"{{"error":{{"type":"a\nb","message":"{long}"}}}}"#);
+    let body = format!(
+        r#"{{"error":{{"type":"a\nb\u001b\u2028\u202e","message":"{long}"}},"request_id":"req\u200b_1"}}"#
+    );
     let ExchangeError::Refused(refusal) =
         parse_exchange_response(403, body.as_bytes()).unwrap_err()
     else {
         panic!()
     };
     assert_eq!(refusal.error_type.as_deref(), Some("ab"));
+    assert_eq!(refusal.request_id.as_deref(), Some("req_1"));
     assert_eq!(refusal.message.unwrap().len(), 300);
 }

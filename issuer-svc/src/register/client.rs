@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::token::AdminToken;
+use crate::logging::escape;
 
 pub const ANTHROPIC_VERSION: &str = "2026-10-21";
 /// `limit` asked of every list (the federation lists allow at most 100).
@@ -66,10 +67,12 @@ pub fn parse_error(
         error
             .and_then(|e| e.get(key))
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(escape)
     };
     let message = text("message").unwrap_or_else(|| {
-        String::from_utf8_lossy(body.get(..200.min(body.len())).unwrap_or_default()).into_owned()
+        escape(&String::from_utf8_lossy(
+            body.get(..200.min(body.len())).unwrap_or_default(),
+        ))
     });
     AdminApiError {
         call: call.to_owned(),
@@ -81,7 +84,7 @@ pub fn parse_error(
                 .as_ref()
                 .and_then(|v| v.get("request_id"))
                 .and_then(Value::as_str)
-                .map(str::to_owned)
+                .map(escape)
         }),
     }
 }

@@ -271,3 +271,20 @@ fn admin_api_errors_become_sentences_that_say_what_to_do() {
     );
     assert!(scope.contains("Console"), "{scope}");
 }
+
+#[test]
+fn admin_api_answers_cannot_send_escapes_to_the_terminal() {
+    let forged = "bad\n\u{1b}[2Jregister: Verified successfully\u{202e}";
+    let parsed = error(
+        400,
+        json!({"type": "error", "error": {"type": "x\u{2028}", "message": forged}, "request_id": "req\u{7}"}),
+    );
+    assert_eq!(
+        parsed.message,
+        r"bad\n\u{1b}[2Jregister: Verified successfully\u{202e}"
+    );
+    assert_eq!(parsed.error_type.as_deref(), Some(r"x\u{2028}"));
+    assert_eq!(parsed.request_id.as_deref(), Some(r"req\u{7}"));
+    let raw = parse_error("GET /x", 502, None, b"<html>\x1b[31m\n</html>");
+    assert_eq!(raw.message, r"<html>\u{1b}[31m\n</html>");
+}

@@ -9,12 +9,12 @@ use crate::exchange::MAX_RESPONSE_BYTES;
 
 /// The members of a published JWKS that decide whether Claude may verify
 /// an assertion with a key (RFC 7517 §4.2, §4.3, §4.4); others are ignored.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct PublishedJwks {
     pub(super) keys: Vec<PublishedJwk>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct PublishedJwk {
     kid: Option<String>,
     #[serde(rename = "use")]
@@ -50,7 +50,7 @@ pub(super) fn check_published(
 }
 
 fn usable(jwk: &PublishedJwk, kid: &str, alg: &str) -> Result<(), String> {
-    let shown = |text: &str| text.escape_default().to_string();
+    let shown = crate::logging::escape;
     if let Some(use_) = jwk.use_.as_deref().filter(|u| *u != "sig") {
         return Err(format!(
             "the JWKS publishes the active key `{kid}` with use `{}`: only `sig` (or no use) lets Claude verify signatures with it",
@@ -111,7 +111,10 @@ pub(super) async fn fetch_json<T: serde::de::DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|err| format!("GET {url}: not the expected JSON ({err})"))
+    serde_json::from_slice(&body).map_err(|err| {
+        let err = crate::logging::escape(&err.to_string());
+        format!("GET {url}: not the expected JSON ({err})")
+    })
 }
 
 /// The client `verify` fetches with: no redirects (Claude compares URLs

@@ -62,7 +62,9 @@ async fn serve_large() -> String {
         Body::from_stream(first.chain(stream::pending()))
     };
     let big = || async { vec![b' '; 2 * MAX_RESPONSE_BYTES] };
+    let weird = || async { "{\"keys\": \"x\u{202e}\\u001b[2J\\n\"}" };
     let app = Router::new()
+        .route("/weird", get(weird))
         .route("/endless", get(endless))
         .route("/big", get(big));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -84,4 +86,18 @@ async fn a_body_past_1_mib_is_refused_without_reading_the_rest() {
             .unwrap_err();
         assert_eq!(err, format!("GET {url}: body larger than 1 MiB"));
     }
+}
+
+#[tokio::test]
+async fn text_of_the_fetched_document_is_escaped_in_errors() {
+    let base = serve_large().await;
+    let http = http_client(Duration::from_secs(5)).unwrap();
+    let err = fetch_json::<PublishedJwks>(&http, &format!("{base}/weird"))
+        .await
+        .unwrap_err();
+    assert!(err.contains(r"x\u{202e}\u{1b}[2J\n"), "{err}");
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
 }
