@@ -29,7 +29,12 @@ const MAX_SHOWN: usize = 200;
 
 /// Without an internal API key, refuses a `Host` a web page could own.
 pub fn check_host(headers: &HeaderMap, uri: &Uri, configured: &[String]) -> Result<(), AppError> {
-    let authority = match headers.get(header::HOST) {
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    if second.is_some() {
+        return Err(AppError::ForeignHost("(several Host headers)".to_owned()));
+    }
+    let authority = match first {
         Some(value) => match value.to_str() {
             Ok(text) => text,
             Err(_) => return Err(AppError::ForeignHost("(not printable ASCII)".to_owned())),

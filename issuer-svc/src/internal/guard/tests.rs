@@ -110,3 +110,11 @@ fn only_json_bodies_are_accepted() {
         assert!(err.to_string().contains(&format!("found `{bad}`")), "{err}");
     }
 }
+
+#[test]
+fn several_host_headers_are_refused() {
+    let mut headers = with_host("127.0.0.1:9090");
+    headers.append(header::HOST, HeaderValue::from_static("attacker.example"));
+    let err = check_host(&headers, &Uri::from_static("/"), &[]).unwrap_err();
+    assert!(err.to_string().contains("(several Host headers)"), "{err}");
+}
