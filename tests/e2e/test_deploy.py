@@ -232,7 +232,10 @@ def test_gateway_and_sidecar_send_to_the_same_upstream():
     endpoint = anthropic["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
     assert endpoint["address"]["socket_address"] == {"address": "api.anthropic.com", "port_value": 443}
     assert gateway["issuer_svc"]["health_checks"][0]["http_health_check"]["path"] == "/readyz"
-    assert plugin_config(load_config("gateway"))["identity"] == {"source": "peer_uri_san"}
+    assert plugin_config(load_config("gateway"))["identity"] == {
+        "source": "peer_uri_san",
+        "prefix": "spiffe://cluster.local/",
+    }
     for name in ("gateway", "sidecar"):
         hcm = load_config(name)["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
         route = hcm["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]["route"]
