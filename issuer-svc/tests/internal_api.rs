@@ -296,3 +296,35 @@ async fn health_readiness_and_metrics() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     let _ = Arc::clone(&app.state.config);
 }
+
+/// A cached token is answered with the time it has left, never its original
+/// lifetime: a filter (another Envoy, a gateway replica, one restarted) would
+/// otherwise cache an aged token past its real expiry.
+#[tokio::test]
+async fn a_cached_token_is_answered_with_the_time_it_has_left() {
+    let claude = FakeClaude::default();
+    let base = claude.start().await;
+    let clock = Arc::new(issuer_svc::clock::ManualClock::at_unix(0));
+    let app = app_with_clock(|dir| config_text(&base, dir, "", ""), clock.clone());
+    // Stopped just after the signing key was made (it is active from then).
+    clock.set(std::time::SystemTime::now() + std::time::Duration::from_secs(1));
+    let ask = || async {
+        let (status, _, body) = send(
+            internal_app(app.state.clone()),
+            token_request(&token_body(IDENTITY)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<TokenResponse>(&body).unwrap()
+    };
+    let first = ask().await;
+    assert_eq!(first.expires_in, 3600);
+    clock.advance(std::time::Duration::from_secs(1000));
+    let second = ask().await;
+    assert_eq!(claude.calls(), 1, "answered from the cache");
+    assert!(
+        second.access_token.expose() == first.access_token.expose(),
+        "the same token"
+    );
+    assert_eq!(second.expires_in, 2600, "the time it has left");
+}

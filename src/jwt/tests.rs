@@ -402,3 +402,39 @@ fn claims_must_be_one_strict_json_object() {
         assert_eq!(verify_with(&claims).unwrap_err(), reason, "{exp}");
     }
 }
+
+#[test]
+fn a_token_without_a_string_audience_of_ours_is_refused() {
+    let mut c = claims("a");
+    c.as_object_mut().unwrap().remove("aud");
+    assert_eq!(
+        rejects(&sign_rs256(&c, None)),
+        "aud does not match",
+        "no aud"
+    );
+    for aud in [
+        json!(null),
+        json!(7),
+        json!(true),
+        json!({"aud": AUDIENCE}),
+        json!([]),
+        json!([7, null]),
+        json!([[AUDIENCE]]),
+        json!(""),
+        json!(format!("{AUDIENCE} ")),
+    ] {
+        let mut c = claims("a");
+        c["aud"] = aud.clone();
+        assert_eq!(
+            rejects(&sign_rs256(&c, None)),
+            "aud does not match",
+            "aud {aud}"
+        );
+    }
+    let mut c = claims("a");
+    c["aud"] = json!([7, "x", AUDIENCE]);
+    assert!(
+        verify(&source(), &sign_rs256(&c, None), NOW).is_ok(),
+        "one string of ours among others is enough"
+    );
+}

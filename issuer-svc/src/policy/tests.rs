@@ -123,3 +123,41 @@ fn check_identity_rejects_format_characters_and_separators() {
     }
     assert!(check_identity("spiffe://cluster.local/ns/démo/sa/日本").is_ok());
 }
+
+#[test]
+fn an_exact_identity_is_never_matched_as_a_prefix() {
+    let loaded = load(&config_text(
+        r#"
+[[client_workload]]
+id = "prod-app"
+identity = "spiffe://cluster.local/ns/prod/sa/app"
+
+[[access_policy]]
+client_workload = "prod-app"
+server_workload = "api.anthropic.com"
+credential_provider = "claude-demo"
+"#,
+    ));
+    let policy = Policy::new(&loaded.config);
+    let exact = "spiffe://cluster.local/ns/prod/sa/app";
+    assert_eq!(
+        policy.resolve(exact, SERVER).unwrap().client_workload,
+        "prod-app"
+    );
+    for near in [
+        "spiffe://cluster.local/ns/prod/sa/app-evil",
+        "spiffe://cluster.local/ns/prod/sa/app/x",
+        "spiffe://cluster.local/ns/prod/sa/ap",
+        "spiffe://cluster.local/ns/prod/sa/app ",
+        "spiffe://cluster.local/ns/prod/sa/APP",
+    ] {
+        assert_eq!(policy.client_workload(near), None, "{near:?}");
+        assert!(
+            matches!(
+                policy.resolve(near, SERVER),
+                Err(PolicyDenial::UnknownClient { .. })
+            ),
+            "{near:?} must get nothing"
+        );
+    }
+}
