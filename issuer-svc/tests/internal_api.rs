@@ -307,7 +307,8 @@ async fn a_cached_token_is_answered_with_the_time_it_has_left() {
     let clock = Arc::new(issuer_svc::clock::ManualClock::at_unix(0));
     let app = app_with_clock(|dir| config_text(&base, dir, "", ""), clock.clone());
     // Stopped just after the signing key was made (it is active from then).
-    clock.set(std::time::SystemTime::now() + std::time::Duration::from_secs(1));
+    let now = issuer_svc::clock::Clock::now(&issuer_svc::clock::SystemClock);
+    clock.set(now + std::time::Duration::from_secs(1));
     let ask = || async {
         let (status, _, body) = send(
             internal_app(app.state.clone()),
