@@ -12,6 +12,7 @@ pub mod config;
 pub mod discovery;
 pub mod error;
 pub mod exchange;
+pub mod http_body;
 pub mod internal;
 pub mod keys;
 pub mod logging;

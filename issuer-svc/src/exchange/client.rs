@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 use super::{
     ExchangeError, ExchangeRequest, ExchangedToken, MAX_RESPONSE_BYTES, parse_exchange_response,
 };
+use crate::http_body::{BodyError, read_bounded};
 
 /// What came back from the token endpoint, before parsing.
 #[derive(Debug, Clone)]
@@ -103,28 +104,17 @@ impl Transport for HttpTransport {
 }
 
 async fn read_limited(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     timeout: Duration,
 ) -> Result<Vec<u8>, ExchangeError> {
-    let too_large = || ExchangeError::Unavailable("response body larger than 1 MiB".into());
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    read_bounded(response, MAX_RESPONSE_BYTES)
         .await
-        .map_err(|err| transport_error(&err, timeout))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|err| match err {
+            BodyError::TooLarge => {
+                ExchangeError::Unavailable("response body larger than 1 MiB".into())
+            }
+            BodyError::Read(err) => transport_error(&err, timeout),
+        })
 }
 
 fn transport_error(err: &reqwest::Error, timeout: Duration) -> ExchangeError {

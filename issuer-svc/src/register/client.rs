@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::token::AdminToken;
+use crate::http_body::{BodyError, read_bounded};
 use crate::logging::escape;
 
 pub const ANTHROPIC_VERSION: &str = "2026-10-21";
@@ -180,7 +181,7 @@ impl AdminClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|err| AdminApiError::transport(&call, without_url(&err)))?;
@@ -190,17 +191,12 @@ impl AdminClient {
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let bytes = read_bounded(response, MAX_BODY_BYTES)
             .await
-            .map_err(|err| AdminApiError::transport(&call, without_url(&err)))?
-        {
-            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(AdminApiError::transport(&call, "answer larger than 4 MiB"));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+            .map_err(|err| match err {
+                BodyError::TooLarge => AdminApiError::transport(&call, "answer larger than 4 MiB"),
+                BodyError::Read(err) => AdminApiError::transport(&call, without_url(&err)),
+            })?;
         if !(200..300).contains(&status) {
             return Err(parse_error(&call, status, request_id, &bytes));
         }

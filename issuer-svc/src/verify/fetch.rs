@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::hints;
 use crate::exchange::MAX_RESPONSE_BYTES;
+use crate::http_body::{BodyError, read_bounded};
 
 /// The members of a published JWKS that decide whether Claude may verify
 /// an assertion with a key (RFC 7517 §4.2, §4.3, §4.4); others are ignored.
@@ -84,7 +85,7 @@ pub(super) async fn fetch_json<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
 ) -> Result<T, String> {
-    let mut response = http
+    let response = http
         .get(url)
         .send()
         .await
@@ -93,24 +94,12 @@ pub(super) async fn fetch_json<T: serde::de::DeserializeOwned>(
     if !status.is_success() {
         return Err(format!("GET {url} answered HTTP {}", status.as_u16()));
     }
-    let too_large = || format!("GET {url}: body larger than 1 MiB");
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let body = read_bounded(response, MAX_RESPONSE_BYTES)
         .await
-        .map_err(|err| format!("GET {url}: cannot read the body: {err}"))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+        .map_err(|err| match err {
+            BodyError::TooLarge => format!("GET {url}: body larger than 1 MiB"),
+            BodyError::Read(err) => format!("GET {url}: cannot read the body: {err}"),
+        })?;
     serde_json::from_slice(&body).map_err(|err| {
         let err = crate::logging::escape(&err.to_string());
         format!("GET {url}: not the expected JSON ({err})")
