@@ -173,6 +173,10 @@ mod tests {
         assert_eq!(AccessToken::new("ab").last4(), "ab");
         assert_eq!(AccessToken::new("").last4(), "");
         assert_eq!(AccessToken::new("xxééé").last4(), "éé");
+        // The last 4 bytes start inside a character: step forward (never
+        // back, which would show more of the token).
+        assert_eq!(AccessToken::new("a€€").last4(), "€");
+        assert_eq!(AccessToken::new("sk-ant-oat01-€€").last4(), "€");
     }
 
     #[test]
