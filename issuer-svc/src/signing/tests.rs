@@ -105,6 +105,19 @@ fn assertion_is_redacted_in_debug_and_display() {
     let shown = format!("{:?} {} {:?}", signed.assertion, signed.assertion, signed);
     assert!(!shown.contains(&jwt[..20]), "{shown}");
     assert!(shown.contains("redacted"));
+    assert_eq!(format!("{:?}", signed.assertion), "Assertion([redacted])");
+    assert_eq!(signed.assertion.to_string(), "[redacted assertion]");
+}
+
+#[test]
+fn an_assertion_for_the_longest_identity_is_signed() {
+    let (key, _) = SigningKey::generate_es256().unwrap();
+    let provider = Arc::clone(&config().providers[0]);
+    let longest = "s".repeat(claude_wif_api::MAX_IDENTITY_LEN);
+    let claims = AssertionClaims::new(&provider, &longest, 1).unwrap();
+    let signed = sign(&key, &claims).unwrap();
+    assert!(signed.assertion.expose().len() > claude_wif_api::MAX_IDENTITY_LEN);
+    assert!(signed.assertion.expose().len() <= MAX_ASSERTION_LEN);
 }
 
 #[test]
