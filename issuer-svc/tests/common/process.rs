@@ -98,13 +98,16 @@ pub fn fake_claude_binary() -> PathBuf {
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let output = Command::new(cargo)
-                .args(["build", "--release", "--locked", "-p", "fake-claude"])
+                // The same packages as `make native`: cargo resolves
+                // features per invocation, so building fake-claude alone
+                // would relink what `make build` just built.
+                .args(["build", "--release", "--locked", "-p", "issuer-svc", "-p", "fake-claude"])
                 .current_dir(&root)
                 .output()
                 .unwrap();
             assert!(
                 output.status.success(),
-                "`cargo build --release -p fake-claude` failed (or run `make build`):\n{}",
+                "`cargo build --release -p issuer-svc -p fake-claude` failed (or run `make build`):\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
             let target = std::env::var_os("CARGO_TARGET_DIR")
