@@ -72,3 +72,13 @@ fn failed_removal_fails_closed() {
         })
     );
 }
+
+#[test]
+fn each_source_is_named_as_in_the_configuration() {
+    assert_eq!(IdentitySource::Static("a".into()).kind(), "static");
+    assert_eq!(IdentitySource::Header("x".into()).kind(), "header");
+    assert_eq!(
+        IdentitySource::PeerUriSan { prefix: None }.kind(),
+        "peer_uri_san"
+    );
+}
