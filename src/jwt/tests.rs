@@ -438,3 +438,19 @@ fn a_token_without_a_string_audience_of_ours_is_refused() {
         "one string of ours among others is enough"
     );
 }
+
+#[test]
+fn a_large_but_legal_token_is_accepted() {
+    let mut c = claims("a");
+    c["pad"] = json!("x".repeat(6000));
+    let token = sign_rs256(&c, None);
+    assert!(
+        token.len() > 8 * 1024 && token.len() <= MAX_JWT_LEN,
+        "{}",
+        token.len()
+    );
+    assert!(
+        verify(&source(), &token, NOW).is_ok(),
+        "a token under 16 KiB"
+    );
+}
