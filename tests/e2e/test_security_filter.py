@@ -79,30 +79,26 @@ def test_trailers_that_come_while_the_request_waits_wait_too(sstack, allow_stop)
     assert_only_authenticated_upstream(sstack, 1)
 
 
-def test_a_cold_request_with_a_body_over_the_buffer_limit_goes_up_with_its_token(sstack):
-    # Envoy's default buffer limit is 1 MiB; with the default plugin options
-    # Envoy holds the body with watermarks (flow control) while the filter
-    # waits, so a larger body still goes up, with the Bearer.
-    envoy = start_envoy(sstack, allow_stop=False)
+@pytest.mark.parametrize(
+    ("allow_stop", "status", "upstream"),
+    [
+        # Envoy's default buffer limit is 1 MiB; with the default plugin
+        # options Envoy holds the body with watermarks (flow control) while
+        # the filter waits, so a larger body still goes up, with the Bearer.
+        pytest.param(False, 200, 1, id="default-goes-up-with-its-token"),
+        # With allow_on_headers_stop_iteration, the filter holds the body with
+        # StopIterationAndBuffer (the proxy-wasm Rust SDK has no watermark
+        # status): past Envoy's buffer limit Envoy answers 413 itself.
+        # Nothing goes upstream without the token.
+        pytest.param(True, 413, 0, id="stop-iteration-refused-not-sent-ahead"),
+    ],
+)
+def test_a_cold_request_with_a_body_over_the_buffer_limit(sstack, allow_stop, status, upstream):
+    envoy = start_envoy(sstack, allow_stop=allow_stop)
     sstack.claude.faults(delay_ms=EXCHANGE_DELAY_MS, count=1)
     body = messages_body("x" * 1_500_000)
     req = RawRequest(envoy.port)
     req.send(request_head(envoy.port, length=len(body)) + body)
-    status, answer = req.response()
-    assert status == 200, answer[:300]
-    assert_only_authenticated_upstream(sstack, 1)
-
-
-def test_with_stop_iteration_a_body_over_the_buffer_limit_is_refused_not_sent_ahead(sstack):
-    # With allow_on_headers_stop_iteration, the filter holds the body with
-    # StopIterationAndBuffer (the proxy-wasm Rust SDK has no watermark
-    # status): past Envoy's buffer limit Envoy answers 413 itself. Nothing
-    # goes upstream without the token.
-    envoy = start_envoy(sstack, allow_stop=True)
-    sstack.claude.faults(delay_ms=EXCHANGE_DELAY_MS, count=1)
-    body = messages_body("x" * 1_500_000)
-    req = RawRequest(envoy.port)
-    req.send(request_head(envoy.port, length=len(body)) + body)
-    status, answer = req.response()
-    assert status == 413, answer[:300]
-    assert_only_authenticated_upstream(sstack, 0)
+    answered, answer = req.response()
+    assert answered == status, answer[:300]
+    assert_only_authenticated_upstream(sstack, upstream)
