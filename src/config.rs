@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::identity::IdentitySource;
+use crate::identity::{IdentitySource, MAX_METADATA_PATH};
 use crate::json::{self, Value};
 use crate::jwt::{JwtKey, JwtSource, MAX_KEYS};
 use claude_wif_api::{DEFAULT_SERVER_WORKLOAD, MAX_IDENTITY_LEN, TOKEN_PATH};
@@ -154,6 +154,13 @@ enum RawIdentity<'a> {
         /// the clock and of `iat` (default 86400 s, 60 s to 366 days).
         max_lifetime_s: u64,
     },
+    /// `{"source": "metadata", "namespace": "envoy.filters.http.jwt_authn",
+    /// "path": ["jwt_payload", "sub"]}`: the value another filter put in the
+    /// request's dynamic metadata, `filter_metadata[namespace][path…]`.
+    Metadata {
+        namespace: String,
+        path: Vec<String>,
+    },
 }
 
 /// The top-level fields, in the order they are read.
@@ -171,7 +178,7 @@ const FIELDS: [&str; 11] = [
     "refresh_tick_ms",
 ];
 /// The values of `identity.source`.
-const SOURCES: [&str; 4] = ["static", "header", "peer_uri_san", "jwt"];
+const SOURCES: [&str; 5] = ["static", "header", "peer_uri_san", "jwt", "metadata"];
 /// The members of a `jwt` identity source.
 const JWT_FIELDS: [&str; 8] = [
     "source",
@@ -465,6 +472,13 @@ fn decode_identity<'a>(
                 max_lifetime_s: r.u64("max_lifetime_s", DEFAULT_JWT_MAX_LIFETIME_S),
             }
         }
+        "metadata" => {
+            r.refuse_unknown(&["source", "namespace", "path"]);
+            RawIdentity::Metadata {
+                namespace: r.required_string("namespace", source),
+                path: r.required_strings("path", source),
+            }
+        }
         unknown => {
             let message = format!(
                 "unknown variant `{}`, expected one of {}",
@@ -533,7 +547,7 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
         None => {
             check(
                 "identity",
-                Err("required: {\"source\": \"static\" | \"header\" | \"peer_uri_san\" | \"jwt\", …}".into()),
+                Err("required: {\"source\": \"static\" | \"header\" | \"peer_uri_san\" | \"jwt\" | \"metadata\", …}".into()),
             );
             None
         }
@@ -607,6 +621,19 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
                 max_lifetime_s,
                 keys: parsed,
             })))
+        }
+        Some(RawIdentity::Metadata { namespace, path }) => {
+            check("identity.namespace", plain_name(&namespace, MAX_NAME_LEN));
+            if path.is_empty() || path.len() > MAX_METADATA_PATH {
+                check(
+                    "identity.path",
+                    Err(format!("must list 1 to {MAX_METADATA_PATH} keys")),
+                );
+            }
+            for (i, key) in path.iter().enumerate() {
+                check(&format!("identity.path[{i}]"), metadata_key(key));
+            }
+            Some(IdentitySource::Metadata { namespace, path })
         }
     };
 
@@ -710,6 +737,22 @@ fn san_prefix(value: &str) -> Result<(), String> {
     static_identity(value)?;
     if !value.ends_with('/') {
         return Err("must end with / (e.g. spiffe://cluster.local/)".into());
+    }
+    Ok(())
+}
+
+/// A key inside dynamic metadata: any text (an issuer URL such as
+/// `https://issuer.example.com` is one), but no control, format or separator
+/// characters (a NUL would split Envoy's property path).
+fn metadata_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if key.len() > MAX_NAME_LEN {
+        return Err(format!("must be at most {MAX_NAME_LEN} bytes"));
+    }
+    if key.chars().any(claude_wif_api::text::is_hidden_or_control) {
+        return Err("must not contain control, format or separator characters".into());
     }
     Ok(())
 }

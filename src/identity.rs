@@ -1,6 +1,7 @@
 //! Client workload identity: where it comes from and how it is read.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use crate::config::static_identity;
 use crate::host::{Host, unix_ms};
@@ -8,6 +9,13 @@ use crate::jwt::{self, JwtSource};
 
 /// The Envoy property holding the first URI SAN of the downstream peer certificate.
 pub const PEER_URI_SAN_PROPERTY: [&str; 2] = ["connection", "uri_san_peer_certificate"];
+/// The Envoy property path to the request's dynamic metadata, before the
+/// namespace (`filter_metadata` key) and the keys inside it.
+pub const METADATA_PROPERTY: [&str; 2] = ["metadata", "filter_metadata"];
+/// Most keys in a `metadata` source's `path`.
+pub const MAX_METADATA_PATH: usize = 8;
+/// Slots of the property path: the prefix, the namespace, the keys.
+const METADATA_SLOTS: usize = METADATA_PROPERTY.len() + 1 + MAX_METADATA_PATH;
 
 /// Where the client workload identity of a request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +32,24 @@ pub enum IdentitySource {
     PeerUriSan { prefix: Option<String> },
     /// A JWT the workload presents, verified against configured keys.
     Jwt(Box<JwtSource>),
+    /// A value another filter put in the request's dynamic metadata, e.g. the
+    /// `sub` claim of a JWT that Envoy's `jwt_authn` filter verified
+    /// (`payload_in_metadata`): `filter_metadata[namespace][path[0]]…`.
+    /// Read with one property call; nothing is removed from the request.
+    ///
+    /// Envoy's property ABI carries no type: a string comes back as its
+    /// bytes, a number as the 8 raw bytes of a double (or integer), a bool
+    /// as 1 byte, a map or list as a binary pairs encoding, a null not at
+    /// all. The value is accepted only as UTF-8 text that passes the rules
+    /// of every identity (no control, format or separator characters,
+    /// length limits), which refuses those binary encodings in practice
+    /// (they hold NUL or other control bytes); a number whose 8 bytes
+    /// happen to be printable text cannot be told apart. So `path` must
+    /// name a string claim (`sub` is one by RFC 7519).
+    Metadata {
+        namespace: String,
+        path: Vec<String>,
+    },
 }
 
 impl IdentitySource {
@@ -34,6 +60,7 @@ impl IdentitySource {
             Self::Header(_) => "header",
             Self::PeerUriSan { .. } => "peer_uri_san",
             Self::Jwt(_) => "jwt",
+            Self::Metadata { .. } => "metadata",
         }
     }
 }
@@ -55,6 +82,13 @@ pub enum IdentityError {
     JwtMissing { header: String },
     /// The JWT is malformed, unverifiable or its claims do not fit (answered 401).
     JwtInvalid { header: String, reason: String },
+    /// The dynamic metadata has no (or an empty) value at the configured
+    /// place: no filter before this one set it (e.g. `jwt_authn` let a
+    /// request without a JWT through). `place` names namespace and path.
+    MetadataMissing { place: String },
+    /// The metadata value is not an acceptable identity (not UTF-8 text, or
+    /// it breaks the identity rules). Neither field carries the value.
+    MetadataInvalid { place: String, reason: String },
 }
 
 /// Reads the identity of the current request. A header or JWT source's
@@ -76,7 +110,70 @@ pub fn resolve<'a, H: Host>(
             let now_s = unix_ms(host.now()) / 1000;
             from_jwt(source, values, now_s).map(Cow::Owned)
         }
+        IdentitySource::Metadata { namespace, path } => {
+            let mut slots = [""; METADATA_SLOTS];
+            let value = match metadata_property(&mut slots, namespace, path) {
+                Some(property) => host.property(property),
+                // Longer than the configuration allows: fail closed.
+                None => None,
+            };
+            from_metadata(value, namespace, path).map(Cow::Owned)
+        }
     }
+}
+
+/// `metadata.filter_metadata.<namespace>.<path…>` in `slots` (no heap
+/// allocation); `None` if `path` has more than [`MAX_METADATA_PATH`] keys.
+fn metadata_property<'s>(
+    slots: &'s mut [&'s str; METADATA_SLOTS],
+    namespace: &'s str,
+    path: &'s [String],
+) -> Option<&'s [&'s str]> {
+    let len = METADATA_PROPERTY.len() + 1 + path.len();
+    let parts = METADATA_PROPERTY
+        .into_iter()
+        .chain([namespace])
+        .chain(path.iter().map(String::as_str));
+    for (slot, part) in slots.get_mut(..len)?.iter_mut().zip(parts) {
+        *slot = part;
+    }
+    slots.get(..len)
+}
+
+/// Where a `metadata` source looks, for messages: the namespace, then the
+/// path keys quoted (they may hold dots, slashes or spaces),
+/// e.g. `envoy.filters.http.jwt_authn ["jwt_payload", "sub"]`.
+pub fn metadata_place(namespace: &str, path: &[String]) -> String {
+    let mut place = format!("{namespace} [");
+    for (i, key) in path.iter().enumerate() {
+        if i > 0 {
+            place.push_str(", ");
+        }
+        // Keys are short and free of control characters (config rules).
+        let _ = write!(place, "{key:?}");
+    }
+    place.push(']');
+    place
+}
+
+fn from_metadata(
+    value: Option<Vec<u8>>,
+    namespace: &str,
+    path: &[String],
+) -> Result<String, IdentityError> {
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Err(IdentityError::MetadataMissing {
+            place: metadata_place(namespace, path),
+        });
+    };
+    let invalid = |reason: String| IdentityError::MetadataInvalid {
+        place: metadata_place(namespace, path),
+        reason,
+    };
+    let value = String::from_utf8(value)
+        .map_err(|_| invalid("it is not UTF-8 text (the path must name a string claim)".into()))?;
+    static_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
+    Ok(value)
 }
 
 fn take_header<H: Host>(host: &mut H, name: &str) -> Result<Vec<Vec<u8>>, IdentityError> {

@@ -54,7 +54,9 @@ impl FilterError {
                 IdentityError::Missing { .. }
                 | IdentityError::Invalid { .. }
                 | IdentityError::NoPeerCertificate
-                | IdentityError::InvalidPeer { .. },
+                | IdentityError::InvalidPeer { .. }
+                | IdentityError::MetadataMissing { .. }
+                | IdentityError::MetadataInvalid { .. },
             )
             | Self::Issuer(IssuerError::Denied { .. }) => LocalReply::forbidden(message),
             _ => LocalReply::unavailable(message),
@@ -83,6 +85,14 @@ impl FilterError {
             }
             Self::Identity(IdentityError::JwtInvalid { header, reason }) => {
                 format!("workload JWT in header {header} is not acceptable: {reason}")
+            }
+            Self::Identity(IdentityError::MetadataMissing { place }) => {
+                format!("request has no client workload identity in dynamic metadata {place}")
+            }
+            Self::Identity(IdentityError::MetadataInvalid { place, reason }) => {
+                format!(
+                    "client workload identity in dynamic metadata {place} is not acceptable: {reason}"
+                )
             }
             Self::Dispatch { .. } => "could not call issuer-svc".to_owned(),
             Self::Issuer(IssuerError::NoAnswer) => {

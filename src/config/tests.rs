@@ -397,7 +397,7 @@ fn identity_member_errors_name_their_path() {
         (
             r#"{"value":"a"}"#,
             "identity.source",
-            "required: one of `static`, `header`, `peer_uri_san`, `jwt`",
+            "required: one of `static`, `header`, `peer_uri_san`, `jwt`, `metadata`",
         ),
         (
             r#"{"source":1}"#,
@@ -451,7 +451,7 @@ fn identity_member_errors_name_their_path() {
             &with("identity", r#"{"source":"magic"}"#),
             "identity.source"
         ),
-        "unknown variant `magic`, expected one of `static`, `header`, `peer_uri_san`, `jwt`"
+        "unknown variant `magic`, expected one of `static`, `header`, `peer_uri_san`, `jwt`, `metadata`"
     );
 }
 
@@ -602,4 +602,111 @@ fn jwt_max_lifetime_has_a_default_and_a_checked_range() {
         one_error(&jwt(r#","max_lifetime_s":"1h""#), "identity.max_lifetime_s"),
         "expected a non-negative integer, found a string"
     );
+}
+
+#[test]
+fn metadata_source_parses() {
+    let identity = r#"{"source":"metadata","namespace":"envoy.filters.http.jwt_authn","path":["jwt_payload","sub"]}"#;
+    let config = FilterConfig::parse(with("identity", identity).as_bytes()).unwrap();
+    assert_eq!(
+        config.identity,
+        IdentitySource::Metadata {
+            namespace: "envoy.filters.http.jwt_authn".into(),
+            path: vec!["jwt_payload".into(), "sub".into()],
+        }
+    );
+    // Istio keys the payload by the issuer: dots, slashes, colons pass.
+    let istio = r#"{"source":"metadata","namespace":"istio_authn","path":["https://issuer.example.com/realms/x y","sub"]}"#;
+    assert!(FilterConfig::parse(with("identity", istio).as_bytes()).is_ok());
+    let eight = r#"{"source":"metadata","namespace":"n","path":["1","2","3","4","5","6","7","8"]}"#;
+    assert!(FilterConfig::parse(with("identity", eight).as_bytes()).is_ok());
+}
+
+#[test]
+fn metadata_source_errors_name_their_field() {
+    let long = "k".repeat(257);
+    for (identity, field, message) in [
+        (
+            r#"{"source":"metadata","path":["sub"]}"#.to_owned(),
+            "identity.namespace",
+            "required for source `metadata`",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n"}"#.to_owned(),
+            "identity.path",
+            "required for source `metadata`",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"","path":["sub"]}"#.to_owned(),
+            "identity.namespace",
+            "must not be empty",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"a b","path":["sub"]}"#.to_owned(),
+            "identity.namespace",
+            "must be visible ASCII without spaces",
+        ),
+        (
+            format!(r#"{{"source":"metadata","namespace":"{long}","path":["sub"]}}"#),
+            "identity.namespace",
+            "must be at most 256 bytes",
+        ),
+        (
+            r#"{"source":"metadata","namespace":7,"path":["sub"]}"#.to_owned(),
+            "identity.namespace",
+            "expected a string, found a number",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":[]}"#.to_owned(),
+            "identity.path",
+            "must list 1 to 8 keys",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["1","2","3","4","5","6","7","8","9"]}"#
+                .to_owned(),
+            "identity.path",
+            "must list 1 to 8 keys",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":"sub"}"#.to_owned(),
+            "identity.path",
+            "expected an array, found a string",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["jwt_payload",1]}"#.to_owned(),
+            "identity.path[1]",
+            "expected a string, found a number",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["jwt_payload",""]}"#.to_owned(),
+            "identity.path[1]",
+            "must not be empty",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["a\u0000b"]}"#.to_owned(),
+            "identity.path[0]",
+            "must not contain control, format or separator characters",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["a\u202eb"]}"#.to_owned(),
+            "identity.path[0]",
+            "must not contain control, format or separator characters",
+        ),
+        (
+            format!(r#"{{"source":"metadata","namespace":"n","path":["{long}"]}}"#),
+            "identity.path[0]",
+            "must be at most 256 bytes",
+        ),
+        (
+            r#"{"source":"metadata","namespace":"n","path":["sub"],"claim":"sub"}"#.to_owned(),
+            "identity.claim",
+            "unknown field `claim`, expected one of `source`, `namespace`, `path`",
+        ),
+    ] {
+        assert_eq!(
+            one_error(&with("identity", &identity), field),
+            message,
+            "{identity}"
+        );
+    }
 }

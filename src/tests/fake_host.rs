@@ -72,6 +72,8 @@ pub struct FakeHost {
     pub shared_reads: std::cell::Cell<u32>,
     /// Clock reads so far.
     pub clock_reads: std::cell::Cell<u32>,
+    /// Every property path asked for, segment by segment.
+    pub property_reads: RefCell<Vec<Vec<String>>>,
     next_token: u32,
 }
 
@@ -112,6 +114,18 @@ impl FakeHost {
     pub fn with_property(mut self, path: &str, value: &[u8]) -> Self {
         self.properties.insert(path.to_owned(), value.to_vec());
         self
+    }
+
+    /// A dynamic metadata value at `filter_metadata[namespace][path…]`, as
+    /// Envoy's property call returns it (a string's bytes, or the raw
+    /// encoding of another type).
+    pub fn with_metadata(self, namespace: &str, path: &[&str], value: &[u8]) -> Self {
+        let mut key = format!("metadata.filter_metadata.{namespace}");
+        for part in path {
+            key.push('.');
+            key.push_str(part);
+        }
+        self.with_property(&key, value)
     }
 
     pub fn count_of(&self, stat: Stat) -> u64 {
@@ -300,6 +314,9 @@ impl Host for FakeHost {
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        self.property_reads
+            .borrow_mut()
+            .push(path.iter().map(|p| (*p).to_owned()).collect());
         self.properties.get(&path.join(".")).cloned()
     }
 

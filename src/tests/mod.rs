@@ -4,5 +4,6 @@ mod body_flow;
 pub mod fake_host;
 mod identity_flow;
 mod identity_review;
+mod metadata_flow;
 mod peers_flow;
 mod request_flow;
