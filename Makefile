@@ -20,7 +20,16 @@ PYTHON      ?= python3
 VENV        := .venv
 ENVOY       := $(VENV)/bin/envoy
 WASM_TARGET := wasm32-wasip1
-WASM        := target/$(WASM_TARGET)/release/claude_wif_filter.wasm
+RUST_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+# The filter as cargo builds it (the `wasm` profile), then as it ships: the
+# same module after `wasm-opt -Oz` (binaryen). Only the second is used.
+WASM_CARGO  := target/$(WASM_TARGET)/wasm/claude_wif_filter.wasm
+WASM        := target/wasm/claude_wif_filter.wasm
+# rustc's wasm32 output uses these post-MVP features; a stripped module has no
+# target_features section, so wasm-opt is told them explicitly (and would
+# refuse any other, e.g. if a new rustc started emitting it).
+WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+                     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue
 BINS        := target/release/issuer-svc target/release/fake-claude
 SETUP_STAMP := $(VENV)/.setup-stamp
 MANIFEST_CHECK := tools/manifest-check
@@ -48,8 +57,8 @@ endif
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
 
-$(SETUP_STAMP): tests/requirements.txt
-	rustup target add $(WASM_TARGET)
+$(SETUP_STAMP): tests/requirements.txt rust-toolchain.toml
+	rustup toolchain install $(RUST_TOOLCHAIN) --profile minimal --component rustfmt,clippy --target $(WASM_TARGET)
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	$(VENV)/bin/python tests/e2e/sdk_versions.py install
@@ -76,8 +85,13 @@ build: wasm native
 
 # `cargo rustc --crate-type cdylib` builds only the cdylib, so LTO applies (a
 # plain `cargo build` skips it because the package is also an rlib for fuzz/).
+# wasm-opt comes from Debian's binaryen, installed here when missing.
 wasm: setup
-	$(CARGO) rustc --release --locked --target $(WASM_TARGET) -p claude-wif-filter --crate-type cdylib
+	$(CARGO) rustc --profile wasm --locked --target $(WASM_TARGET) -p claude-wif-filter --crate-type cdylib
+	@command -v wasm-opt >/dev/null || { apt-get update && apt-get install -y --no-install-recommends binaryen; }
+	@mkdir -p $(dir $(WASM))
+	wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_CARGO) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
+	@echo "wasm: $(WASM) $$(stat -c %s $(WASM)) bytes (cargo: $$(stat -c %s $(WASM_CARGO)))"
 
 native:
 	$(CARGO) build --release --locked -p issuer-svc -p fake-claude

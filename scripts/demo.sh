@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ENVOY=.venv/bin/envoy
-WASM=target/wasm32-wasip1/release/claude_wif_filter.wasm
+WASM=target/wasm/claude_wif_filter.wasm
 ISSUER=target/release/issuer-svc
 FAKE=target/release/fake-claude
 STATE=.demo

@@ -35,7 +35,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_WASM = ROOT / "target/wasm32-wasip1/release/claude_wif_filter.wasm"
+DEFAULT_WASM = ROOT / "target/wasm/claude_wif_filter.wasm"
 DEFAULT_OUT = ROOT / "target/oci"
 
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 envoy=.venv/bin/envoy
 python=.venv/bin/python
-wasm=target/wasm32-wasip1/release/claude_wif_filter.wasm
+wasm=target/wasm/claude_wif_filter.wasm
 [[ -x $envoy ]] || { echo "validate-envoy: $envoy is missing; run 'make setup'" >&2; exit 1; }
 [[ -f $wasm ]] || { echo "validate-envoy: $wasm is missing; run 'make build'" >&2; exit 1; }
 "$python" -c 'import cryptography' 2>/dev/null || { echo "validate-envoy: the venv lacks cryptography; run 'make setup'" >&2; exit 1; }

@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WASM = ROOT / "target/wasm32-wasip1/release/claude_wif_filter.wasm"
+WASM = ROOT / "target/wasm/claude_wif_filter.wasm"
 ISSUER_BIN = ROOT / "target/release/issuer-svc"
 FAKE_CLAUDE_BIN = ROOT / "target/release/fake-claude"
 ENVOY_BIN = ROOT / ".venv/bin/envoy"
