@@ -31,6 +31,7 @@ LABELS = {
     "floor": "proxy-wasm floor",
     "claude_wif": "claude-wif (warm cache)",
     "floor_required": "floor + the contract's host calls",
+    "claude_wif_compare": "claude-wif, the --compare-wasm build (warm cache)",
 }
 
 
@@ -114,7 +115,15 @@ def claude_wif_plugin(**overrides) -> dict:
     return plugin
 
 
-def front_listener(kind: str, port: int, *, filter_wasm: Path, floor_wasm: Path, plugin: dict | None = None) -> dict:
+def front_listener(
+    kind: str,
+    port: int,
+    *,
+    filter_wasm: Path,
+    floor_wasm: Path,
+    plugin: dict | None = None,
+    compare_wasm: Path | None = None,
+) -> dict:
     """One front listener of configuration `kind`, forwarding to `upstream`."""
     route = {"route": {"cluster": "upstream", "timeout": "30s"}}
     if kind == "baseline":
@@ -150,6 +159,10 @@ def front_listener(kind: str, port: int, *, filter_wasm: Path, floor_wasm: Path,
         return _listener(kind, port, [_wasm_filter("bench_floor_required", floor_wasm, "required")], route)
     if kind == "claude_wif":
         return _listener(kind, port, [_wasm_filter("claude_wif", filter_wasm, plugin or claude_wif_plugin())], route)
+    if kind == "claude_wif_compare" and compare_wasm is not None:
+        # Its own VM (vm_id), so its own shared data: warmed by its own first request.
+        filt = _wasm_filter("claude_wif_compare", compare_wasm, plugin or claude_wif_plugin())
+        return _listener(kind, port, [filt], route)
     raise ValueError(kind)
 
 
@@ -162,12 +175,15 @@ def envoy_config(
     filter_wasm: Path,
     floor_wasm: Path,
     plugin: dict | None = None,
+    compare_wasm: Path | None = None,
 ) -> dict:
     """A whole Envoy: admin, the direct_response upstream listener, and one
     front listener per entry of `front` (kind → port)."""
     upstream = _listener("upstream", upstream_port, [], {"direct_response": {"status": 200, "body": {"inline_string": "ok"}}})
     listeners = [upstream] + [
-        front_listener(kind, port, filter_wasm=filter_wasm, floor_wasm=floor_wasm, plugin=plugin)
+        front_listener(
+            kind, port, filter_wasm=filter_wasm, floor_wasm=floor_wasm, plugin=plugin, compare_wasm=compare_wasm
+        )
         for kind, port in front.items()
     ]
     clusters = [_cluster("upstream", upstream_port)]
