@@ -8,13 +8,18 @@ nothing and serves only public keys."""
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import Envoy, Response, http
+import yaml
+
+from harness import ROOT, Envoy, Response, http
+
+EXAMPLE = ROOT / "envoy/jwt-authn.yaml"
 
 JWT_AUTHN = "envoy.filters.http.jwt_authn"
 # The JWT's issuer and audience, as the jwt_authn provider checks them.
@@ -209,3 +214,32 @@ def claude_outcome(claude_url: str) -> Outcome:
         with_token=counters["requests_with_valid_token"],
         without_token=counters["requests_without_valid_token"],
     )
+
+
+def example_filters() -> tuple[dict, dict]:
+    """The jwt_authn filter and the claude-wif `identity` of
+    envoy/jwt-authn.yaml, as written."""
+    cfg = yaml.safe_load(EXAMPLE.read_text())
+    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    filters = {f["name"]: f for f in hcm["http_filters"]}
+    names = [f["name"] for f in hcm["http_filters"]]
+    assert names.index(JWT_AUTHN) < names.index("claude_wif"), "jwt_authn must come first"
+    plugin = json.loads(filters["claude_wif"]["typed_config"]["config"]["configuration"]["value"])
+    return filters[JWT_AUTHN], plugin["identity"]
+
+
+@dataclass
+class ExampleJwtAuthnEnvoy(JwtAuthnEnvoy):
+    """The jwt_authn filter of envoy/jwt-authn.yaml, with only its issuer
+    and JWKS location pointed at the test's: every other setting
+    (`async_fetch`, `forward`, `payload_in_metadata`, `max_lifetime`,
+    the requirement) is the example's."""
+
+    def jwt_authn(self) -> dict:
+        jwt_filter = copy.deepcopy(example_filters()[0])
+        provider = next(iter(jwt_filter["typed_config"]["providers"].values()))
+        provider["issuer"] = JWT_ISSUER
+        provider["remote_jwks"]["http_uri"].update(
+            {"uri": f"http://127.0.0.1:{self.jwks_port}/jwks.json", "cluster": "jwks"}
+        )
+        return jwt_filter

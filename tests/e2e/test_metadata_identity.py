@@ -19,9 +19,11 @@ from jwt_authn_support import (
     JWT_AUDIENCE,
     JWT_HEADER,
     JWT_ISSUER,
+    ExampleJwtAuthnEnvoy,
     JwksServer,
     JwtAuthnEnvoy,
     claude_outcome,
+    example_filters,
     metadata_identity,
 )
 
@@ -47,8 +49,8 @@ def jstack(tmp_path):
     s.jwks.stop()
 
 
-def start_envoy(stack: Stack, identity: dict | None = None, **options) -> JwtAuthnEnvoy:
-    envoy = JwtAuthnEnvoy(
+def start_envoy(stack: Stack, identity: dict | None = None, kind=JwtAuthnEnvoy, **options) -> JwtAuthnEnvoy:
+    envoy = kind(
         stack.workdir,
         claude_port=stack.claude.port,
         issuer_port=stack.issuer.internal_port,
@@ -231,3 +233,20 @@ def test_a_claim_that_is_not_a_string_is_refused(jstack, path, claims):
     assert message.endswith(NOT_TEXT), message
     assert DEMO_IDENTITY not in message
     assert_nothing_happened(jstack, envoy, filter_denials=1)
+
+
+def test_the_example_config_verifies_and_identifies_as_documented(jstack):
+    """envoy/jwt-authn.yaml's jwt_authn filter and claude-wif identity, with
+    only the issuer and the JWKS location replaced by the test's."""
+    jwt_filter, identity = example_filters()
+    assert identity == metadata_identity()
+    provider = next(iter(jwt_filter["typed_config"]["providers"].values()))
+    assert provider["audiences"] == [JWT_AUDIENCE] and provider["from_headers"] == [{"name": JWT_HEADER}]
+    envoy = start_envoy(jstack, identity=identity, kind=ExampleJwtAuthnEnvoy)
+    resp = envoy.call(jwt(jstack.signer, DEMO_IDENTITY))
+    assert resp.status == 200, resp.body[:300]
+    assert JWT_HEADER not in jstack.claude.last_request()["headers"]
+    # max_lifetime (a day): a JWT valid for two days is refused.
+    assert envoy.call(jwt(jstack.signer, DEMO_IDENTITY, exp=int(time.time()) + 2 * 86400)).status == 401
+    assert envoy.call(None).status == 401
+    assert claude_outcome(jstack.claude.url).subs == [DEMO_IDENTITY]
