@@ -13,7 +13,8 @@ The output is reproducible: the same .wasm gives the same digests.
     scripts/oci.py check [--wasm FILE] [--out DIR]
 
 `build` writes DIR (default target/oci) and prints the manifest digest to pin
-in the WasmPlugin. `check` verifies the layout: every digest and size, media
+in the WasmPlugin: `sha256:<hex>` inside `url` (oci://…@sha256:<hex>), bare
+`<hex>` in its `sha256` field. `check` verifies the layout: every digest and size, media
 types, the layer holds exactly `plugin.wasm` (a Wasm module; the same bytes as
 FILE when given). Push with any OCI tool, e.g.
 
@@ -231,7 +232,12 @@ def main(argv: list[str]) -> int:
             digest = build(args.wasm, args.out, tag)
             print(f"oci: wrote {args.out} (tag {tag}, manifest {digest})")
             print(f"oci: push:  oras cp --from-oci-layout {args.out}:{tag} REGISTRY/claude-wif/claude-wif-filter:{tag}")
+            # The WasmPlugin takes the digest two ways: inside `url` with its
+            # algorithm (…@sha256:<hex>), and in the `sha256` field as bare hex
+            # (Istio compares it with the pulled manifest's digest).
             print(f"oci: pin:   url: oci://REGISTRY/claude-wif/claude-wif-filter@{digest}")
+            print(f"oci:   or:  sha256: {digest.removeprefix('sha256:')}")
+            print(f"oci: check: crane manifest REGISTRY/claude-wif/claude-wif-filter@{digest}")
         else:
             digest = check(args.out, args.wasm)
             print(f"oci: ok   {args.out} (manifest {digest})")
