@@ -34,6 +34,8 @@ BINS        := target/release/issuer-svc target/release/fake-claude
 SETUP_STAMP := $(VENV)/.setup-stamp
 MANIFEST_CHECK := tools/manifest-check
 NODE_STAMP  := $(MANIFEST_CHECK)/node_modules/.setup-stamp
+# kubernetes-validate (core Kubernetes kinds) in .venv, pinned by its own file.
+MANIFEST_PY_STAMP := $(VENV)/.manifest-check-stamp
 OCI_DIR     := target/oci
 BROWSER_DIR   := tests/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
@@ -55,7 +57,7 @@ endif
 
 .PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz mutants lint fmt clean
 
-setup: $(SETUP_STAMP) $(NODE_STAMP) $(BROWSER_STAMP)
+setup: $(SETUP_STAMP) $(NODE_STAMP) $(MANIFEST_PY_STAMP) $(BROWSER_STAMP)
 
 $(SETUP_STAMP): tests/requirements.txt rust-toolchain.toml
 	rustup toolchain install $(RUST_TOOLCHAIN) --profile minimal --component rustfmt,clippy --target $(WASM_TARGET)
@@ -70,7 +72,12 @@ $(NODE_DIR)/.setup-stamp: $(SETUP_STAMP)
 	node --version
 	touch $@
 
-# The offline schema checker of envoy/istio/ (Node.js, pinned by package-lock.json).
+$(MANIFEST_PY_STAMP): $(MANIFEST_CHECK)/requirements.txt $(SETUP_STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $(MANIFEST_CHECK)/requirements.txt
+	touch $@
+
+# The offline schema checker of envoy/istio/ and envoy/envoy-gateway/ (Node.js,
+# pinned by package-lock.json; core kinds through kubernetes-validate above).
 $(NODE_STAMP): $(MANIFEST_CHECK)/package.json $(MANIFEST_CHECK)/package-lock.json $(NODE_TOOL)
 	cd $(MANIFEST_CHECK) && $(NPM) ci --no-audit --no-fund
 	touch $@
@@ -113,8 +120,9 @@ unit: native
 validate-envoy: wasm
 	scripts/validate-envoy.sh
 
-manifest-check: $(NODE_STAMP)
-	cd $(MANIFEST_CHECK) && node check.js ../../envoy/istio && node --test --test-reporter=spec test/
+manifest-check: $(NODE_STAMP) $(MANIFEST_PY_STAMP)
+	cd $(MANIFEST_CHECK) && MANIFEST_CHECK_PYTHON=$(CURDIR)/$(VENV)/bin/python node check.js ../../envoy/istio ../../envoy/envoy-gateway \
+	  && MANIFEST_CHECK_PYTHON=$(CURDIR)/$(VENV)/bin/python node --test --test-reporter=spec test/
 
 oci: wasm
 	$(PYTHON) scripts/oci.py build --wasm $(WASM) --out $(OCI_DIR)

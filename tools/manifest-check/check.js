@@ -1,89 +1,108 @@
 #!/usr/bin/env node
-// Offline check of Kubernetes and Istio manifests (envoy/istio/ by default).
+// Offline, strict check of Kubernetes, Istio and Envoy Gateway manifests
+// (envoy/istio/ and envoy/envoy-gateway/ by default, folders recursively).
 //
-// For every YAML document:
-//  1. the model class is picked from apiVersion + kind in `kubernetes-models`
-//     (Kubernetes 1.27 schemas) or `@kubernetes-models/istio` (Istio 1.18
-//     CRD schemas); an unknown apiVersion/kind is an error;
-//  2. the model's own `.validate()` runs (types, enums, required fields);
-//  3. a strict pass validates the same object against the same JSON schemas
-//     with `additionalProperties: false` added to every object schema that
-//     lists its properties, so a misspelt field name fails (the models, like
-//     the CRDs they come from, accept unknown fields); free-form objects
-//     (no listed properties, e.g. WasmPlugin pluginConfig) stay free-form.
-//     This is what `kubectl apply --validate=strict` would say;
-//  4. cross-references within the set: selectors of Services, PDBs, Istio
-//     objects and NetworkPolicies match some workload's pod labels, ConfigMaps
-//     mounted by a workload exist, VirtualService destinations inside the
-//     cluster name an existing Service port, and the WasmPlugin's
-//     `issuer_cluster` is the `outbound|port||host` name of one.
-// A kustomization.yaml must list exactly the other YAML files of its folder.
+// Every YAML document is validated against the schema of its kind, and only
+// once per schema version, so each mistake is reported once:
+//  - Istio kinds: Istio's own CRD schemas, vendored from github:istio/istio at
+//    the oldest release we support (1.23) and the newest (schemas/README.md);
+//  - Gateway API and Envoy Gateway kinds: the CRDs Envoy Gateway installs,
+//    vendored from github:envoyproxy/gateway at the release we document;
+//  - core Kubernetes kinds, and the `metadata` of every custom resource:
+//    kubernetes-validate --strict (PyPI, check_core.py) for two Kubernetes
+//    versions (CORE_VERSIONS).
+// Strict means: every object schema that lists its properties refuses others
+// (kubectl apply --validate=strict; the API server would silently drop such a
+// field), while free-form objects (no listed properties, or
+// x-kubernetes-preserve-unknown-fields, e.g. WasmPlugin pluginConfig) stay
+// free-form. An error every version reports is printed once; one only some
+// versions report names them ("(Istio 1.23.6 only)").
+// CEL rules (x-kubernetes-validations) are not evaluated.
+//
+// Then cross-references within each folder tree: selectors of Services, PDBs,
+// Istio objects and NetworkPolicies match some workload's pod labels,
+// ConfigMaps mounted by a workload exist, VirtualService destinations inside
+// the cluster name an existing Service port, the WasmPlugin's `issuer_cluster`
+// is the `outbound|port||host` name of one, and for Envoy Gateway: routes and
+// policies name objects of the set, and the Wasm filter's `issuer_cluster` is
+// the cluster Envoy Gateway generates for an HTTPRoute rule that sends to the
+// issuer-svc Service.
+// A kustomization.yaml must list exactly the other YAML files of its folder
+// (subfolders: their own kustomization); files it names as `patches` are
+// partial objects: checked for unknown fields and types, not for required
+// fields or references.
 //
 // Usage: node check.js [FILE_OR_DIR ...]   exit 0 = all good, 1 = errors.
+// MANIFEST_CHECK_PYTHON: the Python with kubernetes-validate (default: the
+// project's .venv).
 "use strict";
 
 const fs = require("node:fs");
 const path = require("node:path");
+const { spawnSync } = require("node:child_process");
 const yaml = require("js-yaml");
 const Ajv = require("ajv");
 const addFormats = require("ajv-formats");
-const addFormatsDraft2019 = require("ajv-formats-draft2019");
 
-// Capture every JSON schema the models register, to build the strict pass.
-const validateLib = require("@kubernetes-models/validate");
-const schemas = new Map();
-const originalRegister = validateLib.register;
-validateLib.register = (id, schema) => {
-  if (!schemas.has(id)) schemas.set(id, schema);
-  return originalRegister(id, schema);
-};
+const ROOT = path.resolve(__dirname, "../..");
+const DEFAULT_DIRS = [path.join(ROOT, "envoy/istio"), path.join(ROOT, "envoy/envoy-gateway")];
+const PYTHON = process.env.MANIFEST_CHECK_PYTHON || path.join(ROOT, ".venv/bin/python");
 
-const DEFAULT_DIR = path.resolve(__dirname, "../../envoy/istio");
+// Kubernetes versions for core kinds: the oldest that Istio 1.23 (our oldest
+// Istio) supports, and the newest kubernetes-validate 1.37.0 ships.
+const CORE_VERSIONS = ["1.27", "1.37"];
 
-// Fields of Istio APIs newer than the Istio 1.18 schemas these models carry,
-// added to the strict schema with their documented values. Keep short; each
-// entry names the Istio release that added it.
-const SCHEMA_ADDITIONS = {
-  "extensions.istio.io.v1alpha1.WasmPlugin": {
-    // Istio 1.19 (FAIL_RELOAD: 1.27): what happens when the module cannot be
-    // fetched or its VM fails.
-    "spec.failStrategy": { type: "string", enum: ["FAIL_CLOSE", "FAIL_OPEN", "FAIL_RELOAD"] },
-  },
-};
+// Vendored CRD schemas (schemas/*.json, made by vendor-crds.js), by family:
+// a document of a family's API groups is checked against each of its files.
+const SCHEMA_FAMILIES = [
+  { name: "Istio", files: ["istio-1.23.6.json", "istio-1.30.3.json"] },
+  { name: "Gateway API", files: ["gateway-api-v1.6.1.json"] },
+  { name: "Envoy Gateway", files: ["envoy-gateway-v1.9.0.json"] },
+];
 
 // Objects the manifests use but deliberately do not contain (docs/deploy.md
 // says how to create them), so reference checks do not flag them.
 const EXTERNAL_OBJECTS = new Set(["Secret/claude-wif/issuer-svc-keys"]);
 
-const KUSTOMIZATION_KEYS = new Set(["apiVersion", "kind", "metadata", "resources", "namespace", "images", "labels", "patches"]);
+const KUSTOMIZATION_KEYS = new Set([
+  "apiVersion", "kind", "metadata", "resources", "components", "namespace", "images", "labels",
+  "patches", "replacements", "configMapGenerator", "secretGenerator", "generatorOptions", "namePrefix", "nameSuffix",
+]);
 
-// The formats @kubernetes-models/validate adds to Ajv's, with its options.
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const NUMBER = String.raw`[+-]?(?:\d+|\d+\.\d+|\d+\.|\.\d+)`;
-const QUANTITY = new RegExp(String.raw`^${NUMBER}(?:[KMGTPE]i|[YZEPTGMkhdcmunpfazy]|da|[eE]${NUMBER})?$`);
 
 function newAjv() {
-  const ajv = new Ajv({ strictTypes: false, allErrors: true, verbose: true });
+  const ajv = new Ajv({ strict: false, allErrors: true, verbose: true });
   addFormats(ajv);
-  addFormatsDraft2019(ajv);
   ajv.addFormat("byte", { type: "string", validate: (v) => BASE64.test(v) });
-  ajv.addFormat("quantity", { type: "string", validate: QUANTITY });
-  ajv.addFormat("string", { type: "string", validate: (v) => typeof v === "string" });
+  for (const f of ["int32", "int64"]) ajv.addFormat(f, { type: "number", validate: (v) => Number.isInteger(v) });
+  for (const f of ["double", "float"]) ajv.addFormat(f, { type: "number", validate: () => true });
+  ajv.addFormat("binary", { type: "string", validate: () => true });
   return ajv;
 }
 
-// A deep copy of `schema` where every object schema that lists properties
-// refuses others.
-function strictCopy(schema) {
-  if (Array.isArray(schema)) return schema.map(strictCopy);
+// A copy of a CRD's openAPIV3Schema as Ajv takes it, where every object
+// schema that lists properties refuses others. `metadata` is left to
+// check_core.py (the API server's ObjectMeta), `status` is not ours to set.
+function strictCopy(schema, top = true) {
+  if (Array.isArray(schema)) return schema.map((s) => strictCopy(s, false));
   if (schema === null || typeof schema !== "object") return schema;
   const out = {};
   for (const [key, value] of Object.entries(schema)) {
-    if (key === "properties" || key === "patternProperties" || key === "definitions") {
-      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strictCopy(v)]));
+    if (key === "x-kubernetes-validations") continue;
+    if (key === "properties" || key === "patternProperties") {
+      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, strictCopy(v, false)]));
     } else {
-      out[key] = strictCopy(value);
+      out[key] = strictCopy(value, false);
     }
+  }
+  if (out["x-kubernetes-int-or-string"]) {
+    delete out.type;
+    if (!out.anyOf) out.anyOf = [{ type: "integer" }, { type: "string" }];
+  }
+  if (top && out.properties) {
+    out.properties = { apiVersion: { type: "string" }, kind: { type: "string" }, ...out.properties, metadata: { type: "object" } };
+    delete out.properties.status;
   }
   const listed = out.properties && Object.keys(out.properties).length > 0;
   if (listed && out.additionalProperties === undefined && !out["x-kubernetes-preserve-unknown-fields"]) {
@@ -92,119 +111,160 @@ function strictCopy(schema) {
   return out;
 }
 
-function withAdditions(id, schema) {
-  const additions = SCHEMA_ADDITIONS[id];
-  if (!additions) return schema;
-  for (const [dotted, fieldSchema] of Object.entries(additions)) {
-    const parts = dotted.split(".");
-    let node = schema;
-    for (const part of parts.slice(0, -1)) node = node.properties[part];
-    node.properties[parts[parts.length - 1]] = fieldSchema;
+// family name → [{label, kinds: {"group/version Kind": compiled | schema}}]
+const families = SCHEMA_FAMILIES.map((family) => ({
+  name: family.name,
+  sets: family.files.map((file) => {
+    const data = JSON.parse(fs.readFileSync(path.join(__dirname, "schemas", file), "utf8"));
+    return { label: data.source.label.split(" (")[0], kinds: data.kinds, compiled: new Map() };
+  }),
+}));
+const familyOfGroup = new Map();
+for (const family of families) {
+  for (const set of family.sets) {
+    for (const key of Object.keys(set.kinds)) familyOfGroup.set(key.split("/")[0], family);
   }
-  return schema;
 }
 
-const strictAjv = newAjv();
-function strictValidator(id) {
-  for (const [sid, schema] of schemas) {
-    if (!strictAjv.getSchema(sid)) strictAjv.addSchema(withAdditions(sid, strictCopy(schema)), sid);
-  }
-  return strictAjv.getSchema(id);
+const ajv = newAjv();
+function validatorOf(set, key) {
+  if (!set.compiled.has(key)) set.compiled.set(key, set.kinds[key] ? ajv.compile(strictCopy(set.kinds[key])) : null);
+  return set.compiled.get(key);
 }
 
-// apiVersion + kind → model class, or an explanation of why there is none.
-function modelFor(apiVersion, kind) {
-  if (typeof apiVersion !== "string" || typeof kind !== "string") {
-    return { error: "apiVersion and kind must be strings" };
-  }
-  const slash = apiVersion.indexOf("/");
-  const group = slash < 0 ? "" : apiVersion.slice(0, slash);
-  const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
-  const modulePath = group.endsWith(".istio.io")
-    ? `@kubernetes-models/istio/${group}/${version}`
-    : group === ""
-      ? `kubernetes-models/${version}`
-      : `kubernetes-models/${group}/${version}`;
-  let mod;
-  try {
-    mod = require(modulePath);
-  } catch {
-    return { error: `unknown apiVersion ${apiVersion}` };
-  }
-  const Model = mod[kind];
-  if (typeof Model !== "function" || Model.kind !== kind || Model.apiVersion !== apiVersion) {
-    return { error: `unknown kind ${kind} in ${apiVersion}` };
-  }
-  return { Model };
-}
-
-function schemaIdOf(Model) {
-  const symbol = Object.getOwnPropertySymbols(Model.prototype).find((s) => s.description === "SCHEMA_ID");
-  return symbol && Model.prototype[symbol];
-}
-
-function ajvMessages(errors) {
-  return (errors || []).map((e) => {
+// Ajv's errors as one line per problem. With allErrors, a failed anyOf/oneOf
+// also lists every alternative's own failure: only the anyOf/oneOf line is
+// kept, so an int-or-string mistake is one line, not three.
+function ajvMessages(errors, { patch = false } = {}) {
+  const alternatives = errors
+    .filter((e) => e.keyword === "anyOf" || e.keyword === "oneOf")
+    .map((e) => e.schemaPath.replace(/\/(anyOf|oneOf)$/, "/$1/"));
+  const lines = [];
+  for (const e of errors) {
+    if (alternatives.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
+    if (patch && (e.keyword === "required" || e.keyword === "anyOf" || e.keyword === "oneOf")) continue;
     const where = e.instancePath || "/";
-    if (e.keyword === "additionalProperties") return `${where}: unknown field "${e.params.additionalProperty}"`;
-    if (e.keyword === "enum") return `${where}: must be one of ${JSON.stringify(e.params.allowedValues)}`;
-    return `${where}: ${e.message}`;
-  });
+    if (e.keyword === "additionalProperties") lines.push(`${where}: unknown field "${e.params.additionalProperty}"`);
+    else if (e.keyword === "enum") lines.push(`${where}: must be one of ${JSON.stringify(e.params.allowedValues)}`);
+    else if (e.keyword === "type") lines.push(`${where}: must be ${[].concat(e.params.type).join(" or ")}`);
+    else if (e.keyword === "anyOf" || e.keyword === "oneOf") lines.push(`${where}: must match one of the allowed forms (${e.keyword})`);
+    else lines.push(`${where}: ${e.message}`);
+  }
+  return [...new Set(lines)];
 }
 
+// Merges per-version results: a line every version reports once, others
+// with the versions that report them.
+function mergeVersions(perVersion) {
+  const found = new Map();
+  for (const [label, lines] of perVersion) {
+    for (const line of lines) found.set(line, [...(found.get(line) || []), label]);
+  }
+  return [...found].map(([line, labels]) => (labels.length === perVersion.length ? line : `${line} (${labels.join(", ")} only)`));
+}
+
+// Validates a custom resource against every schema version of its family;
+// null when the document is no custom resource we have schemas for.
+function checkCustomResource(doc, { patch }) {
+  if (typeof doc.apiVersion !== "string" || typeof doc.kind !== "string") return ["apiVersion and kind must be strings"];
+  const family = familyOfGroup.get(doc.apiVersion.split("/")[0]);
+  if (!family || !doc.apiVersion.includes("/")) return null;
+  const key = `${doc.apiVersion} ${doc.kind}`;
+  const known = family.sets.some((set) => Object.keys(set.kinds).some((k) => k.startsWith(`${doc.apiVersion} `)));
+  if (!known) return [`unknown apiVersion ${doc.apiVersion}`];
+  const plain = JSON.parse(JSON.stringify(doc));
+  return mergeVersions(
+    family.sets.map((set) => {
+      const validate = validatorOf(set, key);
+      if (!validate) return [set.label, [`unknown kind ${doc.kind} in ${doc.apiVersion}`]];
+      return [set.label, validate(plain) ? [] : ajvMessages(validate.errors, { patch })];
+    }),
+  );
+}
+
+// check_core.py over a batch: [{doc, metadataOnly, patch}] → [[line]].
+function checkCore(entries) {
+  if (entries.length === 0) return [];
+  const run = spawnSync(PYTHON, [path.join(__dirname, "check_core.py")], {
+    input: JSON.stringify({ versions: CORE_VERSIONS, documents: entries.map(({ doc, metadataOnly }) => ({ doc, metadataOnly })) }),
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+  });
+  if (run.error || run.status !== 0) {
+    throw new Error(`check_core.py (${PYTHON}) failed: ${run.error?.message || run.stderr.trim()}; run \`make setup\``);
+  }
+  const results = JSON.parse(run.stdout);
+  return results.map((lines, i) =>
+    entries[i].patch ? lines.filter((l) => !/required property|must match one of/.test(l)) : lines,
+  );
+}
+
+// The YAML files under `target`, subfolders included, sorted.
 function yamlFiles(target) {
   const stat = fs.statSync(target);
   if (!stat.isDirectory()) return [target];
   return fs
-    .readdirSync(target)
-    .filter((name) => name.endsWith(".yaml") || name.endsWith(".yml"))
-    .sort()
-    .map((name) => path.join(target, name));
+    .readdirSync(target, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => {
+      const full = path.join(target, entry.name);
+      if (entry.isDirectory()) return yamlFiles(full);
+      return /\.ya?ml$/.test(entry.name) ? [full] : [];
+    });
+}
+
+const isKustomization = (doc) =>
+  (doc?.kind === "Kustomization" && doc.apiVersion === "kustomize.config.k8s.io/v1beta1") ||
+  (doc?.kind === "Component" && doc.apiVersion === "kustomize.config.k8s.io/v1alpha1");
+
+// The files a kustomization names as patches (partial objects).
+function patchFiles(file, doc) {
+  const dir = path.dirname(file);
+  return (doc.patches || []).filter((p) => typeof p?.path === "string").map((p) => path.resolve(dir, p.path));
 }
 
 function checkKustomization(file, doc, report) {
   for (const key of Object.keys(doc)) {
     if (!KUSTOMIZATION_KEYS.has(key)) report(`unknown or unsupported field "${key}"`);
   }
-  const dir = path.dirname(file);
-  const listed = new Set(doc.resources || []);
-  for (const resource of listed) {
-    if (!fs.existsSync(path.join(dir, resource))) report(`resources: ${resource} does not exist`);
+  const dir = path.dirname(path.resolve(file));
+  const listed = new Set();
+  for (const field of ["resources", "components"]) {
+    for (const entry of doc[field] || []) {
+      if (/^[a-z]+:\/\//.test(entry)) continue; // remote; not checked offline
+      const full = path.resolve(dir, entry);
+      listed.add(full);
+      if (!fs.existsSync(full)) report(`${field}: ${entry} does not exist`);
+    }
   }
-  for (const other of yamlFiles(dir)) {
-    const name = path.basename(other);
-    if (other !== file && !listed.has(name)) report(`resources: ${name} is in the folder but not listed`);
+  for (const patch of patchFiles(file, doc)) {
+    listed.add(patch);
+    if (!fs.existsSync(patch)) report(`patches: ${path.relative(dir, patch)} does not exist`);
+  }
+  for (const name of fs.readdirSync(dir).sort()) {
+    const full = path.join(dir, name);
+    if (full !== path.resolve(file) && /\.ya?ml$/.test(name) && !listed.has(full)) {
+      report(`resources: ${name} is in the folder but not listed`);
+    }
   }
 }
 
 // Checks one document; returns the object for the cross-reference pass.
-function checkDocument(file, doc, report) {
-  if (doc.kind === "Kustomization" && doc.apiVersion === "kustomize.config.k8s.io/v1beta1") {
+// Core kinds (and custom resources' metadata) are queued for check_core.py.
+function checkDocument(file, doc, report, core, { patch }) {
+  if (isKustomization(doc)) {
     checkKustomization(file, doc, report);
     return null;
   }
-  const { Model, error } = modelFor(doc.apiVersion, doc.kind);
-  if (error) {
-    report(error);
-    return null;
+  const lines = checkCustomResource(doc, { patch });
+  if (lines) {
+    for (const line of lines) report(line);
+    if (lines.length && lines[0].startsWith("apiVersion and kind")) return null;
+    core.push({ doc, metadataOnly: true, patch, report });
+  } else {
+    core.push({ doc, metadataOnly: false, patch, report });
   }
-  try {
-    new Model(doc).validate();
-  } catch (err) {
-    const lines = ajvMessages(err.errors);
-    for (const line of lines.length ? lines : [err.message]) report(line);
-  }
-  const id = schemaIdOf(Model);
-  const validate = strictValidator(id);
-  if (!validate) {
-    report(`no schema for ${doc.apiVersion} ${doc.kind}`);
-  } else if (!validate(JSON.parse(JSON.stringify(doc)))) {
-    // The model reported type and enum errors already; add what only the
-    // strict schema knows: unknown fields, and the fields it adds.
-    const strictOnly = (line) => line.includes("unknown field") || SCHEMA_ADDITIONS[id];
-    for (const line of ajvMessages(validate.errors).filter(strictOnly)) report(line);
-  }
-  return doc;
+  return patch ? null : doc;
 }
 
 const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet"]);
@@ -295,26 +355,35 @@ function checkReferences(objects, report) {
 
 function check(targets) {
   const errors = [];
-  const objects = [];
   let documents = 0;
-  for (const file of targets.flatMap(yamlFiles)) {
-    let docs;
-    try {
-      docs = yaml.loadAll(fs.readFileSync(file, "utf8"));
-    } catch (err) {
-      errors.push(`${file}: YAML: ${err.message}`);
-      continue;
-    }
-    docs.forEach((doc, index) => {
-      if (doc === null || doc === undefined) return;
-      documents += 1;
-      const where = doc.metadata?.namespace ? `${doc.metadata.namespace}/` : "";
-      const label = `${file}#${index} ${doc.kind || "?"} ${where}${doc.metadata?.name || ""}`;
-      const checked = checkDocument(file, doc, (msg) => errors.push(`${label}: ${msg}`));
-      if (checked) objects.push({ label, doc: checked });
+  for (const target of targets) {
+    const files = yamlFiles(target);
+    const parsed = files.map((file) => {
+      try {
+        return { file, docs: yaml.loadAll(fs.readFileSync(file, "utf8")) };
+      } catch (err) {
+        errors.push(`${file}: YAML: ${err.message}`);
+        return { file, docs: [] };
+      }
     });
+    const patches = new Set(parsed.flatMap(({ file, docs }) => docs.filter(isKustomization).flatMap((d) => patchFiles(file, d))));
+    const objects = [];
+    const core = [];
+    for (const { file, docs } of parsed) {
+      docs.forEach((doc, index) => {
+        if (doc === null || doc === undefined) return;
+        documents += 1;
+        const where = doc.metadata?.namespace ? `${doc.metadata.namespace}/` : "";
+        const label = `${file}#${index} ${doc.kind || "?"} ${where}${doc.metadata?.name || ""}`;
+        const report = (msg) => errors.push(`${label}: ${msg}`);
+        const checked = checkDocument(file, doc, report, core, { patch: patches.has(path.resolve(file)) });
+        if (checked) objects.push({ label, doc: checked });
+      });
+    }
+    const results = checkCore(core);
+    core.forEach((entry, i) => results[i].forEach((line) => entry.report(line)));
+    checkReferences(objects, (o, msg) => errors.push(`${o.label}: ${msg}`));
   }
-  checkReferences(objects, (o, msg) => errors.push(`${o.label}: ${msg}`));
   return { documents, errors };
 }
 
@@ -322,7 +391,7 @@ module.exports = { check };
 
 if (require.main === module) {
   const targets = process.argv.slice(2);
-  const { documents, errors } = check(targets.length ? targets : [DEFAULT_DIR]);
+  const { documents, errors } = check(targets.length ? targets : DEFAULT_DIRS.filter((d) => fs.existsSync(d)));
   for (const error of errors) console.error(`manifest-check: ${error}`);
   if (errors.length) {
     console.error(`manifest-check: ${errors.length} error(s) in ${documents} document(s)`);

@@ -15,19 +15,23 @@ test.after(() => {
 });
 
 const SHIPPED = path.resolve(__dirname, "../../../envoy/istio");
+const SHIPPED_EG = path.resolve(__dirname, "../../../envoy/envoy-gateway");
 
-// A copy of the shipped folder with `edits` ({file: [[from, to], ...]})
-// applied; each `from` must occur, so a test cannot pass by editing nothing.
-function mutated(edits) {
+// A copy of a shipped folder (subfolders included) with `edits`
+// ({relative file: [[from, to], ...]}) applied; each `from` must occur, so a
+// test cannot pass by editing nothing.
+function mutated(edits, from = SHIPPED) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "manifest-check-"));
   made.push(dir);
-  for (const name of fs.readdirSync(SHIPPED)) {
-    let text = fs.readFileSync(path.join(SHIPPED, name), "utf8");
-    for (const [from, to] of edits[name] || []) {
-      assert.ok(text.includes(from), `${name} does not contain ${JSON.stringify(from)}`);
-      text = text.replace(from, to);
+  fs.cpSync(from, dir, { recursive: true });
+  for (const [name, replacements] of Object.entries(edits)) {
+    const file = path.join(dir, name);
+    let text = fs.readFileSync(file, "utf8");
+    for (const [before, after] of replacements) {
+      assert.ok(text.includes(before), `${name} does not contain ${JSON.stringify(before)}`);
+      text = text.replace(before, after);
     }
-    fs.writeFileSync(path.join(dir, name), text);
+    fs.writeFileSync(file, text);
   }
   return dir;
 }
