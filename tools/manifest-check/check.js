@@ -62,7 +62,19 @@ const SCHEMA_FAMILIES = [
 
 // Objects the manifests use but deliberately do not contain (docs/deploy.md
 // says how to create them), so reference checks do not flag them.
-const EXTERNAL_OBJECTS = new Set(["Secret/claude-wif/issuer-svc-keys"]);
+const EXTERNAL_OBJECTS = new Set([
+  "Secret/claude-wif/issuer-svc-keys",
+  "Secret/claude-wif/claude-egress-tls",
+  "Secret/claude-wif/issuer-public-tls",
+  "ConfigMap/claude-wif/workload-jwks",
+]);
+
+// Kinds without a namespace.
+const CLUSTER_SCOPED = new Set(["Namespace", "GatewayClass", "ClusterRole", "ClusterRoleBinding"]);
+
+// Envoy Gateway's name for the cluster of an HTTPRoute rule (its
+// irRouteDestinationName: httproute/<namespace>/<name>/rule/<index>).
+const EG_ROUTE_CLUSTER = /^httproute\/([^/]+)\/([^/]+)\/rule\/(\d+)$/;
 
 const KUSTOMIZATION_KEYS = new Set([
   "apiVersion", "kind", "metadata", "resources", "components", "namespace", "images", "labels",
@@ -154,13 +166,26 @@ function ajvMessages(errors, { patch = false } = {}) {
 }
 
 // Merges per-version results: a line every version reports once, others
-// with the versions that report them.
+// with the versions that report them. An enum whose allowed values differ
+// between versions is one line listing each version's values.
 function mergeVersions(perVersion) {
   const found = new Map();
   for (const [label, lines] of perVersion) {
     for (const line of lines) found.set(line, [...(found.get(line) || []), label]);
   }
-  return [...found].map(([line, labels]) => (labels.length === perVersion.length ? line : `${line} (${labels.join(", ")} only)`));
+  const byKey = new Map();
+  for (const [line, labels] of found) {
+    const enumAt = line.indexOf(": must be one of [");
+    const key = enumAt < 0 ? line : line.slice(0, enumAt + ": must be one of".length);
+    byKey.set(key, [...(byKey.get(key) || []), { line, labels }]);
+  }
+  return [...byKey].map(([key, group]) => {
+    if (group.length === 1) {
+      const { line, labels } = group[0];
+      return labels.length === perVersion.length ? line : `${line} (${labels.join(", ")} only)`;
+    }
+    return `${key} ${group.map(({ line, labels }) => `${line.slice(key.length + 1)} (${labels.join(", ")})`).join(", ")}`;
+  });
 }
 
 // Validates a custom resource against every schema version of its family;
@@ -273,6 +298,68 @@ function labelsMatch(selector, labels) {
   return Object.entries(selector || {}).every(([k, v]) => labels[k] === v);
 }
 
+// Gateway API and Envoy Gateway references: parentRefs, backendRefs,
+// policy targetRefs, certificate and JWKS references, and the Wasm filter's
+// issuer_cluster.
+function checkGatewayApiReferences(o, at, { ns, exists, servicePorts }) {
+  const { doc } = o;
+  const has = (kind, name, namespace = ns(o)) =>
+    exists.has(`${kind}/${CLUSTER_SCOPED.has(kind) ? "" : namespace}/${name}`) ||
+    EXTERNAL_OBJECTS.has(`${kind}/${namespace}/${name}`);
+  const backendOk = (ref, where) => {
+    const kind = ref.kind || "Service";
+    const namespace = ref.namespace || ns(o);
+    if (!has(kind, ref.name, namespace)) at(`${where}: ${kind} ${ref.name} is not in the set`);
+    else if (kind === "Service" && !servicePorts.get(`${ref.name}.${namespace}.svc.cluster.local`)?.has(ref.port)) {
+      at(`${where}: Service ${ref.name} has no port ${ref.port}`);
+    }
+  };
+  if (doc.kind === "Gateway" && doc.apiVersion.startsWith("gateway.networking.k8s.io/")) {
+    if (!has("GatewayClass", doc.spec?.gatewayClassName)) at(`spec.gatewayClassName: GatewayClass ${doc.spec?.gatewayClassName} is not in the set`);
+    const params = doc.spec?.infrastructure?.parametersRef;
+    if (params && !has(params.kind, params.name)) at(`spec.infrastructure.parametersRef: ${params.kind} ${params.name} is not in the set`);
+    for (const listener of doc.spec?.listeners || []) {
+      for (const cert of listener.tls?.certificateRefs || []) {
+        if (!has(cert.kind || "Secret", cert.name, cert.namespace || ns(o))) at(`listener ${listener.name}: Secret ${cert.name} is not in the set`);
+      }
+    }
+  }
+  if (doc.kind === "HTTPRoute" || doc.kind === "GRPCRoute") {
+    for (const parent of doc.spec?.parentRefs || []) {
+      const gateway = o.all.find((x) => x.doc.kind === (parent.kind || "Gateway") && x.doc.metadata?.name === parent.name && ns(x) === (parent.namespace || ns(o)));
+      if (!gateway) at(`parentRef ${parent.name}: no such Gateway in the set`);
+      else if (parent.sectionName && !(gateway.doc.spec?.listeners || []).some((l) => l.name === parent.sectionName)) {
+        at(`parentRef ${parent.name}: Gateway has no listener ${parent.sectionName}`);
+      }
+    }
+    (doc.spec?.rules || []).forEach((rule, i) => (rule.backendRefs || []).forEach((ref, j) => backendOk(ref, `rules[${i}].backendRefs[${j}]`)));
+  }
+  for (const ref of doc.spec?.targetRefs || []) {
+    if (!has(ref.kind, ref.name)) at(`targetRef: ${ref.kind} ${ref.name} is not in the set`);
+  }
+  for (const provider of doc.kind === "SecurityPolicy" ? doc.spec?.jwt?.providers || [] : []) {
+    const ref = provider.localJWKS?.valueRef;
+    if (ref && !has(ref.kind, ref.name)) at(`jwt provider ${provider.name}: ${ref.kind} ${ref.name} is not in the set`);
+  }
+  if (doc.kind === "EnvoyExtensionPolicy") {
+    for (const wasm of doc.spec?.wasm || []) {
+      const cluster = wasm.config?.issuer_cluster;
+      if (cluster === undefined) continue;
+      const m = EG_ROUTE_CLUSTER.exec(cluster);
+      if (!m) {
+        at(`wasm ${wasm.name}: config.issuer_cluster "${cluster}" is not an Envoy Gateway route cluster name (httproute/<namespace>/<name>/rule/<index>)`);
+        continue;
+      }
+      const route = o.all.find((x) => x.doc.kind === "HTTPRoute" && ns(x) === m[1] && x.doc.metadata?.name === m[2]);
+      const rule = route?.doc.spec?.rules?.[Number(m[3])];
+      const ref = rule?.backendRefs?.length === 1 ? rule.backendRefs[0] : null;
+      if (!route) at(`wasm ${wasm.name}: config.issuer_cluster: no HTTPRoute ${m[1]}/${m[2]} in the set`);
+      else if (!rule) at(`wasm ${wasm.name}: config.issuer_cluster: HTTPRoute ${m[2]} has no rule ${m[3]}`);
+      else if (!ref || (ref.kind || "Service") !== "Service") at(`wasm ${wasm.name}: config.issuer_cluster: rule ${m[3]} of HTTPRoute ${m[2]} must send to exactly one Service`);
+    }
+  }
+}
+
 // Cross-reference checks over every object of the set.
 function checkReferences(objects, report) {
   const ns = (o) => o.doc.metadata?.namespace || "";
@@ -290,7 +377,7 @@ function checkReferences(objects, report) {
   for (const o of objects) {
     const { doc } = o;
     const at = (msg) => report(o, msg);
-    if (doc.kind !== "Namespace" && !ns(o)) at("metadata.namespace: required (every object here names its namespace)");
+    if (!CLUSTER_SCOPED.has(doc.kind) && !ns(o)) at("metadata.namespace: required (every object here names its namespace)");
     switch (doc.kind) {
       case "Service":
         if (!selects(o, doc.spec?.selector)) at("spec.selector matches no workload's pod labels");
@@ -307,7 +394,7 @@ function checkReferences(objects, report) {
         break;
       case "Gateway":
         // The ingress gateway (istio: ingressgateway) is Istio's own.
-        if (!labelsMatch(doc.spec?.selector, { istio: "ingressgateway" }) && !selects(o, doc.spec?.selector)) {
+        if (doc.apiVersion.startsWith("networking.istio.io/") && !labelsMatch(doc.spec?.selector, { istio: "ingressgateway" }) && !selects(o, doc.spec?.selector)) {
           at("spec.selector matches no workload's pod labels");
         }
         break;
@@ -342,6 +429,7 @@ function checkReferences(objects, report) {
         }
       }
     }
+    checkGatewayApiReferences(o, at, { ns, exists, servicePorts });
     if (doc.kind === "WasmPlugin") {
       const cluster = doc.spec?.pluginConfig?.issuer_cluster || "";
       const m = /^outbound\|(\d+)\|\|(.+)$/.exec(cluster);
@@ -382,6 +470,7 @@ function check(targets) {
     }
     const results = checkCore(core);
     core.forEach((entry, i) => results[i].forEach((line) => entry.report(line)));
+    for (const o of objects) o.all = objects;
     checkReferences(objects, (o, msg) => errors.push(`${o.label}: ${msg}`));
   }
   return { documents, errors };
