@@ -11,26 +11,30 @@
 //! most `max_lifetime_s` ahead (and after `iat`), `nbf` and `iat` if present
 //! not in the future.
 //!
-//! Verification is lean on purpose (the `.wasm` size budget): ES256 with the
-//! `p256` crate's ECDSA verifier, RS256 with the PKCS#1 v1.5 verifier in
-//! [`rsa`], JOSE parsing here.
-
-mod base64url;
-mod rsa;
+//! Signatures are verified by jsonwebtoken's RustCrypto verifiers (`rsa`,
+//! `p256`). Its `decode` is not used: the rules here are stricter than its
+//! `Validation` (one strict JSON object each, `crit`, an `aud` of ours,
+//! a bounded `exp`), and its time checks read the system clock, where every
+//! time here is the host's (`now_s`). Keys are checked when the
+//! configuration is read, with the same `rsa` and `p256` types.
 
 use std::fmt;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
 use crate::config::static_identity;
-use crate::json::{self, Value};
-use p256::EncodedPoint;
-use p256::ecdsa::signature::Verifier;
-use p256::ecdsa::{Signature, VerifyingKey};
-use rsa::RsaPublicKey;
+use crate::de::{self as shapes, Object};
 
 /// Longest JWT accepted, in bytes.
 pub const MAX_JWT_LEN: usize = 16 * 1024;
 /// Most keys one source may list.
 pub const MAX_KEYS: usize = 16;
+/// Smallest and largest RSA modulus accepted, in bits.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
 
 /// The signature algorithms a key can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +53,53 @@ impl KeyAlg {
             _ => None,
         }
     }
+
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Self::Rs256 => Algorithm::RS256,
+            Self::Es256 => Algorithm::ES256,
+        }
+    }
 }
 
-#[derive(Clone, PartialEq, Eq)]
-enum KeyMaterial {
-    Rsa(RsaPublicKey),
-    Ec(VerifyingKey),
+/// A JWK as written (RFC 7517): the members read here. Other members
+/// (`x5c`, …) are ignored: JWKs are documents written by others.
+#[derive(Debug, Default, Deserialize)]
+pub struct Jwk {
+    #[serde(default, deserialize_with = "shapes::some")]
+    kty: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    crv: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    alg: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    kid: Option<String>,
+    #[serde(rename = "use", default, deserialize_with = "shapes::some")]
+    use_: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    key_ops: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    n: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    e: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    x: Option<String>,
+    #[serde(default, deserialize_with = "shapes::some")]
+    y: Option<String>,
+    /// A private key's member (RSA and EC), whatever its value.
+    #[serde(default, deserialize_with = "shapes::present")]
+    d: bool,
+    /// A symmetric key's member, whatever its value.
+    #[serde(default, deserialize_with = "shapes::present")]
+    k: bool,
+}
+
+impl<'de> shapes::Shape<'de> for Jwk {
+    const EXPECTED: &'static str = "an object";
+
+    fn from_object<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        <Object<Self> as shapes::Shape>::from_object(map).map(|Object(jwk)| jwk)
+    }
 }
 
 /// A verification key: its `kid`, the one algorithm it verifies, the key.
@@ -62,9 +107,9 @@ enum KeyMaterial {
 pub struct JwtKey {
     pub kid: Option<String>,
     pub alg: KeyAlg,
-    key: KeyMaterial,
+    key: DecodingKey,
     /// The decoded public key members (`n` and `e`, or `x` and `y`), for equality.
-    material: (Vec<u8>, Vec<u8>),
+    material: Material,
 }
 
 impl fmt::Debug for JwtKey {
@@ -80,104 +125,141 @@ impl PartialEq for JwtKey {
 }
 impl Eq for JwtKey {}
 
-impl JwtKey {
+impl TryFrom<Jwk> for JwtKey {
+    type Error = String;
+
     /// A public RSA (RS256) or P-256 (ES256) JWK. Private or symmetric keys,
     /// and a declared `alg` that does not fit the key, are refused.
-    pub fn from_jwk(value: &Value) -> Result<Self, String> {
-        let jwk = value
-            .as_object()
-            .ok_or_else(|| "not a JWK: not a JSON object".to_owned())?;
-        if json::get(jwk, "d").is_some() || json::get(jwk, "k").is_some() {
+    fn try_from(jwk: Jwk) -> Result<Self, String> {
+        if jwk.d || jwk.k {
             return Err("must be a public key (no \"d\" or \"k\" member)".into());
         }
-        let kty = text(jwk, "kty")?.ok_or_else(|| "not a JWK: kty is missing".to_owned())?;
-        let alg = match (kty, text(jwk, "crv")?) {
+        let kty = jwk
+            .kty
+            .as_deref()
+            .ok_or_else(|| "not a JWK: kty is missing".to_owned())?;
+        let alg = match (kty, jwk.crv.as_deref()) {
             ("RSA", _) => KeyAlg::Rs256,
             ("EC", Some("P-256")) => KeyAlg::Es256,
             _ => return Err("kty must be RSA, or EC with crv P-256".into()),
         };
-        key_purpose(jwk)?;
-        let declared = text(jwk, "alg")?;
-        if declared.is_some_and(|d| KeyAlg::from_jose(d) != Some(alg)) {
+        key_purpose(&jwk)?;
+        if jwk
+            .alg
+            .as_deref()
+            .is_some_and(|declared| KeyAlg::from_jose(declared) != Some(alg))
+        {
             return Err("alg must be RS256 for an RSA key or ES256 for a P-256 key".into());
         }
-        let kid = text(jwk, "kid")?.map(str::to_owned);
-        let (first, second) = match alg {
-            KeyAlg::Rs256 => (bytes(jwk, "n")?, bytes(jwk, "e")?),
-            KeyAlg::Es256 => (bytes(jwk, "x")?, bytes(jwk, "y")?),
-        };
-        let key = match alg {
-            KeyAlg::Rs256 => RsaPublicKey::new(&first, &second)
-                .map(KeyMaterial::Rsa)
-                .map_err(|e| format!("unusable key: {e}"))?,
-            KeyAlg::Es256 => KeyMaterial::Ec(p256_key(&first, &second)?),
+        let (key, material) = match alg {
+            KeyAlg::Rs256 => rsa_key(bytes(jwk.n, "n")?, bytes(jwk.e, "e")?)?,
+            KeyAlg::Es256 => p256_key(bytes(jwk.x, "x")?, bytes(jwk.y, "y")?)?,
         };
         Ok(Self {
-            kid,
+            kid: jwk.kid,
             alg,
             key,
-            material: (first, second),
+            material,
         })
+    }
+}
+
+impl JwtKey {
+    /// The key from the hand-written JSON parser's value (until the
+    /// configuration is read with serde).
+    pub fn from_jwk(value: &crate::json::Value) -> Result<Self, String> {
+        let jwk: Jwk = shapes::from_slice(value.to_json().as_bytes()).map_err(|e| {
+            let member = e.path.split(['.', '[']).next().unwrap_or_default();
+            match member {
+                "" => "not a JWK: not a JSON object".to_owned(),
+                "key_ops" => "not a JWK: key_ops must be an array of strings".to_owned(),
+                member => format!("not a JWK: {member} must be a string"),
+            }
+        })?;
+        Self::try_from(jwk)
     }
 
     /// Whether `signature` (the decoded third segment) signs `input`.
     fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
-        match &self.key {
-            KeyMaterial::Rsa(key) => key.verify_sha256(input, signature),
-            KeyMaterial::Ec(key) => {
-                Signature::from_slice(signature).is_ok_and(|sig| key.verify(input, &sig).is_ok())
-            }
-        }
-    }
-}
-
-/// An optional string member of a JWK.
-fn text<'a>(jwk: &'a [(String, Value)], name: &str) -> Result<Option<&'a str>, String> {
-    match json::get(jwk, name) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(format!("not a JWK: {name} must be a string")),
+        // The RustCrypto provider's verifier factory, named directly rather
+        // than through `crypto::verify`'s process-wide provider: only the
+        // verifiers are linked into the .wasm, not the provider's signers.
+        let new_verifier = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.verifier_factory;
+        new_verifier(&self.alg.algorithm(), &self.key)
+            .is_ok_and(|verifier| verifier.verify(input, &signature.to_vec()).is_ok())
     }
 }
 
 /// A required member of a JWK in unpadded, canonical base64url.
-fn bytes(jwk: &[(String, Value)], name: &str) -> Result<Vec<u8>, String> {
-    let value = text(jwk, name)?.ok_or_else(|| format!("not a JWK: {name} is missing"))?;
-    base64url::decode(value).ok_or_else(|| format!("not a JWK: {name} is not unpadded base64url"))
+fn bytes(value: Option<String>, name: &str) -> Result<Vec<u8>, String> {
+    let value = value.ok_or_else(|| format!("not a JWK: {name} is missing"))?;
+    URL_SAFE_NO_PAD
+        .decode(value)
+        .map_err(|_| format!("not a JWK: {name} is not unpadded base64url"))
 }
 
 /// RFC 7517 §4.2, §4.3: a key meant for something else than verifying
 /// signatures (`use` other than `sig`, `key_ops` without `verify`) is refused.
-fn key_purpose(jwk: &[(String, Value)]) -> Result<(), String> {
-    if text(jwk, "use")?.is_some_and(|u| u != "sig") {
+fn key_purpose(jwk: &Jwk) -> Result<(), String> {
+    if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
         return Err("use must be \"sig\" (a signature verification key)".into());
     }
-    match json::get(jwk, "key_ops") {
-        None => Ok(()),
-        Some(Value::Array(ops)) => {
-            if ops.iter().any(|op| op.as_str().is_none()) {
-                return Err("not a JWK: key_ops must be an array of strings".into());
-            }
-            if ops.iter().any(|op| op.as_str() == Some("verify")) {
-                Ok(())
-            } else {
-                Err("key_ops must include \"verify\"".into())
-            }
+    match &jwk.key_ops {
+        Some(ops) if !ops.iter().any(|op| op == "verify") => {
+            Err("key_ops must include \"verify\"".into())
         }
-        Some(_) => Err("not a JWK: key_ops must be an array of strings".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The decoded key members, for equality.
+type Material = (Vec<u8>, Vec<u8>);
+
+/// An RSA public key from its big-endian modulus and exponent, checked as
+/// `rsa` will load it to verify, with a modulus of at least 2048 bits.
+/// Leading zero bytes are dropped (they would only widen the arithmetic).
+fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<(DecodingKey, Material), String> {
+    let strip = |mut bytes: Vec<u8>| {
+        let zeros = bytes.iter().take_while(|b| **b == 0).count();
+        bytes.drain(..zeros);
+        bytes
+    };
+    let (n, e) = (strip(n), strip(e));
+    let checked = rsa::PublicKey::new_with_size_limits(
+        rsa::BoxedUint::from_be_slice_vartime(&n),
+        rsa::BoxedUint::from_be_slice_vartime(&e),
+        RSA_BITS,
+    );
+    match checked {
+        Ok(_) => Ok((DecodingKey::from_rsa_raw_components(&n, &e), (n, e))),
+        Err(rsa::Error::ModulusTooSmall | rsa::Error::ModulusTooLarge) => Err(format!(
+            "unusable key: the RSA modulus must have {} to {} bits",
+            RSA_BITS.start(),
+            RSA_BITS.end()
+        )),
+        Err(rsa::Error::InvalidModulus) => {
+            Err("unusable key: the RSA modulus must be odd and above the exponent".into())
+        }
+        Err(rsa::Error::PublicExponentTooLarge) => {
+            Err("unusable key: the RSA exponent is too large".into())
+        }
+        Err(_) => Err("unusable key: the RSA exponent must be odd and at least 3".into()),
     }
 }
 
 /// A P-256 public key from its affine coordinates.
-fn p256_key(x: &[u8], y: &[u8]) -> Result<VerifyingKey, String> {
-    let (Ok(x), Ok(y)) = (<[u8; 32]>::try_from(x), <[u8; 32]>::try_from(y)) else {
+fn p256_key(x: Vec<u8>, y: Vec<u8>) -> Result<(DecodingKey, Material), String> {
+    if x.len() != 32 || y.len() != 32 {
         return Err("unusable key: x and y must be 32 bytes each".into());
-    };
-    // An uncompressed point built directly: the SEC1 parser would also link
-    // point decompression, which JWKs never need (the `.wasm` size budget).
-    let point = EncodedPoint::from_affine_coordinates(&x.into(), &y.into(), false);
-    VerifyingKey::from_encoded_point(&point)
-        .map_err(|_| "unusable key: not a point on P-256".into())
+    }
+    // The uncompressed SEC1 point, as jsonwebtoken's ES256 verifier loads it.
+    let mut point = Vec::with_capacity(65);
+    point.push(0x04);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+        .map_err(|_| "unusable key: not a point on P-256".to_owned())?;
+    Ok((DecodingKey::from_ec_der(&point), (x, y)))
 }
 
 /// A validated `jwt` identity source.
@@ -199,28 +281,29 @@ pub struct JwtSource {
     pub keys: Vec<JwtKey>,
 }
 
-/// The JOSE header members used here, `alg` and `kid` (others, written by
-/// the token's issuer, are ignored, except `crit`). `Err` if the header is
-/// not a JSON object with a string `alg` and a string or null `kid`, or if
-/// it has `crit` (it names extensions the recipient must understand, and
-/// none is understood here: RFC 7515 §4.1.11).
+/// The JOSE header members used here. Others, written by the token's
+/// issuer, are ignored, except `crit`: it names extensions the recipient
+/// must understand, and none is understood here (RFC 7515 §4.1.11).
+#[derive(Deserialize)]
+struct JoseHeader {
+    #[serde(deserialize_with = "shapes::shape")]
+    alg: String,
+    /// A string or null.
+    #[serde(default, deserialize_with = "shapes::shape")]
+    kid: Option<String>,
+    /// Present, whatever its value (even null).
+    #[serde(default, deserialize_with = "shapes::present")]
+    crit: bool,
+}
+
+/// `alg` and `kid` of the JOSE header. `Err` if the header is not one JSON
+/// object with a string `alg` and a string or null `kid`, or has `crit`.
 fn jose_header(json: &[u8]) -> Result<(String, Option<String>), String> {
-    let malformed = || "malformed JWT".to_owned();
-    let header = json::parse(json).map_err(|_| malformed())?;
-    if header.get("crit").is_some() {
+    let header: JoseHeader = shapes::from_slice(json).map_err(|_| "malformed JWT".to_owned())?;
+    if header.crit {
         return Err("the JWT's crit header names extensions that are not supported".into());
     }
-    let alg = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or_else(malformed)?
-        .to_owned();
-    let kid = match header.get("kid") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(malformed()),
-    };
-    Ok((alg, kid))
+    Ok((header.alg, header.kid))
 }
 
 /// Verifies `token` and returns the identity from the configured claim.
@@ -240,7 +323,7 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     ) else {
         return Err(malformed());
     };
-    let (alg, kid) = jose_header(&base64url::decode(head).ok_or_else(malformed)?)?;
+    let (alg, kid) = jose_header(&URL_SAFE_NO_PAD.decode(head).map_err(|_| malformed())?)?;
     let alg = KeyAlg::from_jose(&alg).ok_or("alg must be RS256 or ES256")?;
     let candidates: Vec<&JwtKey> = source
         .keys
@@ -251,7 +334,7 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     if candidates.is_empty() {
         return Err("no configured key matches the JWT's kid and alg".into());
     }
-    let signature = base64url::decode(signature).ok_or_else(malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| malformed())?;
     let signed = token
         .get(..head.len() + 1 + payload.len())
         .ok_or_else(malformed)?
@@ -259,37 +342,195 @@ pub fn verify(source: &JwtSource, token: &str, now_s: u64) -> Result<String, Str
     if !candidates.iter().any(|k| k.verifies(signed, &signature)) {
         return Err("signature does not verify".into());
     }
-    let claims = base64url::decode(payload)
-        .and_then(|json| json::parse(&json).ok())
-        .ok_or_else(|| "the JWT's claims are not a JSON object".to_owned())?;
-    let claims = claims
-        .as_object()
-        .ok_or_else(|| "the JWT's claims are not a JSON object".to_owned())?;
-    check_claims(source, claims, now_s)
+    let not_an_object = || "the JWT's claims are not a JSON object".to_owned();
+    let claims = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| not_an_object())?;
+    let claims = Claims::parse(&claims, &source.claim).ok_or_else(not_an_object)?;
+    check_claims(source, &claims, now_s)
 }
 
-fn check_claims(
-    source: &JwtSource,
-    claims: &[(String, Value)],
-    now_s: u64,
-) -> Result<String, String> {
-    if json::get(claims, "iss").and_then(Value::as_str) != Some(source.issuer.as_str()) {
+/// A claim's value, as far as the checks here care.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim {
+    Text(String),
+    /// A non-negative integer.
+    Number(u64),
+    /// An array: its string elements (others are dropped).
+    Texts(Vec<String>),
+    /// Anything else.
+    Other,
+}
+
+/// The claims read here, by name: `iss`, `aud`, `exp`, `nbf`, `iat` and
+/// the configured identity claim. Every other member is skipped unread.
+struct Claims<'a> {
+    names: [&'a str; 6],
+    values: [Option<Claim>; 6],
+}
+
+impl<'a> Claims<'a> {
+    const FIXED: [&'static str; 5] = ["iss", "aud", "exp", "nbf", "iat"];
+
+    /// `None` unless `json` is one JSON object in which no claim read here
+    /// appears twice (another reader could take the other one).
+    fn parse(json: &[u8], claim: &'a str) -> Option<Self> {
+        let [iss, aud, exp, nbf, iat] = Self::FIXED;
+        let mut claims = Claims {
+            names: [iss, aud, exp, nbf, iat, claim],
+            values: Default::default(),
+        };
+        let mut deserializer = serde_json::Deserializer::from_slice(json);
+        deserializer.deserialize_map(&mut claims).ok()?;
+        deserializer.end().ok()?;
+        Some(claims)
+    }
+
+    fn get(&self, name: &str) -> Option<&Claim> {
+        let at = self.names.iter().position(|n| *n == name)?;
+        self.values.get(at)?.as_ref()
+    }
+
+    fn text(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Some(Claim::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for &mut Claims<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(at) = map.next_key_seed(ClaimName(&self.names))? {
+            let Some(slot) = at.and_then(|at| self.values.get_mut(at)) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if slot.is_some() {
+                return Err(de::Error::custom("a claim appears twice"));
+            }
+            *slot = Some(map.next_value()?);
+        }
+        Ok(())
+    }
+}
+
+/// Reads a member name as the index of the claim it names, if any, without
+/// allocating.
+struct ClaimName<'a>(&'a [&'a str]);
+
+impl<'de> DeserializeSeed<'de> for ClaimName<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimName<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|n| *n == name))
+    }
+}
+
+impl<'de> Deserialize<'de> for Claim {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ClaimVisitor { element: false })
+    }
+}
+
+/// Reads a claim, or (`element`) an element of an array claim, where only
+/// a string counts and anything nested is skipped unread.
+struct ClaimVisitor {
+    element: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ClaimVisitor {
+    type Value = Claim;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Claim, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ClaimVisitor {
+    type Value = Claim;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Claim, E> {
+        Ok(Claim::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Claim, E> {
+        Ok(u64::try_from(v).map_or(Claim::Other, Claim::Number))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Claim, E> {
+        Ok(Claim::Number(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Claim, E> {
+        Ok(Claim::Other)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Claim, E> {
+        Ok(Claim::Text(v.to_owned()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Claim, E> {
+        Ok(Claim::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Claim, A::Error> {
+        if self.element {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Claim::Other);
+        }
+        let mut texts = Vec::new();
+        while let Some(item) = seq.next_element_seed(ClaimVisitor { element: true })? {
+            if let Claim::Text(text) = item {
+                texts.push(text);
+            }
+        }
+        Ok(Claim::Texts(texts))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Claim, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Claim::Other)
+    }
+}
+
+fn check_claims(source: &JwtSource, claims: &Claims<'_>, now_s: u64) -> Result<String, String> {
+    if claims.text("iss") != Some(source.issuer.as_str()) {
         return Err("iss does not match".into());
     }
-    let audience_ok = match json::get(claims, "aud") {
-        Some(Value::String(a)) => source.audiences.contains(a),
-        Some(Value::Array(list)) => list
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|a| source.audiences.iter().any(|s| s == a)),
+    let audience_ok = match claims.get("aud") {
+        Some(Claim::Text(a)) => source.audiences.contains(a),
+        Some(Claim::Texts(list)) => list.iter().any(|a| source.audiences.contains(a)),
         _ => false,
     };
     if !audience_ok {
         return Err("aud does not match".into());
     }
     check_times(source, claims, now_s)?;
-    let identity = json::get(claims, &source.claim)
-        .and_then(Value::as_str)
+    let identity = claims
+        .text(&source.claim)
         .ok_or_else(|| format!("claim {} is missing or not a string", source.claim))?;
     static_identity(identity).map_err(|reason| format!("claim {} {reason}", source.claim))?;
     Ok(identity.to_owned())
@@ -298,10 +539,11 @@ fn check_claims(
 /// `exp` (required, not past, at most `max_lifetime_s` ahead of the clock
 /// and of `iat`), `nbf` and `iat` (if present, not in the future); each
 /// with the leeway.
-fn check_times(source: &JwtSource, claims: &[(String, Value)], now_s: u64) -> Result<(), String> {
-    let exp = json::get(claims, "exp")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| "exp is missing or not a number".to_owned())?;
+fn check_times(source: &JwtSource, claims: &Claims<'_>, now_s: u64) -> Result<(), String> {
+    let Some(Claim::Number(exp)) = claims.get("exp") else {
+        return Err("exp is missing or not a number".into());
+    };
+    let exp = *exp;
     if exp.saturating_add(source.leeway_s) <= now_s {
         return Err("the JWT has expired".into());
     }
@@ -332,12 +574,16 @@ fn check_times(source: &JwtSource, claims: &[(String, Value)], now_s: u64) -> Re
 }
 
 /// An optional NumericDate claim (whole seconds, as `exp` is read).
-fn time_claim(claims: &[(String, Value)], name: &str) -> Result<Option<u64>, String> {
-    json::get(claims, name)
-        .map(|v| v.as_u64().ok_or_else(|| format!("{name} is not a number")))
-        .transpose()
+fn time_claim(claims: &Claims<'_>, name: &str) -> Result<Option<u64>, String> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Claim::Number(n)) => Ok(Some(*n)),
+        Some(_) => Err(format!("{name} is not a number")),
+    }
 }
 
+#[cfg(test)]
+mod key_tests;
 #[cfg(test)]
 mod rfc_tests;
 #[cfg(test)]

@@ -7,6 +7,7 @@
 mod adapter;
 pub mod cache;
 pub mod config;
+pub mod de;
 pub mod filter;
 pub mod headers;
 pub mod host;

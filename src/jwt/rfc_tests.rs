@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::tests::{NOW, RSA_JWK, claims, ours, sign_raw_rs256, sign_rs256, source};
+use super::tests::{NOW, RSA_JWK, claims, key, sign_raw_rs256, sign_rs256, source};
 use super::*;
 
 fn verify_header(header: &str) -> Result<String, String> {
@@ -35,7 +35,7 @@ fn a_jws_with_a_crit_header_is_refused_whatever_it_lists() {
 fn rsa_with(member: &str, value: serde_json::Value) -> Result<JwtKey, String> {
     let mut jwk: serde_json::Value = serde_json::from_str(RSA_JWK).unwrap();
     jwk[member] = value;
-    JwtKey::from_jwk(&ours(&jwk))
+    key(&jwk)
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn only_keys_for_verifying_signatures_are_accepted() {
     for (member, value, reason) in [
         ("use", json!("enc"), "use must be \"sig\""),
         ("use", json!(""), "use must be \"sig\""),
-        ("use", json!(1), "use must be a string"),
+        ("use", json!(1), "use: expected a string, found a number"),
         (
             "key_ops",
             json!(["encrypt"]),
@@ -56,12 +56,12 @@ fn only_keys_for_verifying_signatures_are_accepted() {
         (
             "key_ops",
             json!("verify"),
-            "key_ops must be an array of strings",
+            "key_ops: expected an array, found a string",
         ),
         (
             "key_ops",
             json!(["verify", 1]),
-            "key_ops must be an array of strings",
+            "key_ops[1]: expected a string, found a number",
         ),
     ] {
         let error = rsa_with(member, value.clone()).unwrap_err();
@@ -95,7 +95,7 @@ fn padded_or_non_canonical_base64url_is_refused_in_tokens_and_keys() {
         } else {
             value.to_owned()
         });
-        let error = JwtKey::from_jwk(&ours(&jwk)).unwrap_err();
+        let error = key(&jwk).unwrap_err();
         assert!(
             error.contains("not unpadded base64url"),
             "{member}: {error}"
