@@ -213,6 +213,8 @@ pub struct Error {
     pub path: String,
     /// What is wrong; never a value from the document.
     pub message: String,
+    /// Where a syntax error is (1-based line, column); `None` for others.
+    pub position: Option<(usize, usize)>,
 }
 
 impl fmt::Display for Error {
@@ -229,6 +231,7 @@ pub fn from_slice<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, Error
     deserializer.end().map_err(|e| Error {
         path: ".".into(),
         message: e.to_string(),
+        position: Some((e.line(), e.column())),
     })?;
     Ok(value)
 }
@@ -244,6 +247,7 @@ fn error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
         return Error {
             path: ".".into(),
             message: inner.to_string(),
+            position: Some((inner.line(), inner.column())),
         };
     }
     // A data error: the path says where; drop serde_json's position.
@@ -263,6 +267,7 @@ fn error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
     Error {
         path: if path.is_empty() { ".".into() } else { path },
         message,
+        position: None,
     }
 }
 

@@ -1,10 +1,11 @@
 //! The issuer-svc call, sans-IO: build `POST /v1/token`, parse its answer.
 
-use claude_wif_api::{AccessToken, ErrorCode};
+use claude_wif_api::{AccessToken, ErrorResponse, TokenRequest};
+use serde::Deserialize;
 
 use crate::cache::is_valid_token;
 use crate::config::IssuerConfig;
-use crate::json::{self, ObjectWriter, Value};
+use crate::de;
 
 /// Longest issuer answer body read, in bytes.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -42,16 +43,15 @@ pub fn build_request(
     if let Some(key) = &config.internal_api_key {
         headers.push(("authorization", format!("Bearer {}", key.expose())));
     }
-    // The wire shape of `claude_wif_api::TokenRequest`.
-    let mut body = ObjectWriter::new()
-        .string("client_workload", client_workload)
-        .string("server_workload", server_workload);
-    if let Some(hash) = stale_token_sha256 {
-        body = body.string("stale_token_sha256", hash);
-    }
+    let body = TokenRequest {
+        client_workload: client_workload.to_owned(),
+        server_workload: server_workload.to_owned(),
+        stale_token_sha256: stale_token_sha256.map(str::to_owned),
+    };
     IssuerRequest {
         headers,
-        body: body.finish().into_bytes(),
+        // Strings only: serializing cannot fail.
+        body: serde_json::to_vec(&body).unwrap_or_default(),
     }
 }
 
@@ -95,43 +95,43 @@ pub fn parse_response(status: Option<&[u8]>, body: &[u8]) -> Result<IssuedToken,
     }
 }
 
+/// A 200 answer as read here: the wire shape of `claude_wif_api::TokenResponse`,
+/// each member optional so that a missing one is named. Other members are
+/// ignored; type errors never quote a value (the body holds the token).
+#[derive(Deserialize)]
+struct TokenAnswer {
+    #[serde(default, deserialize_with = "de::some")]
+    access_token: Option<String>,
+    #[serde(default, deserialize_with = "de::some")]
+    token_type: Option<String>,
+    #[serde(default, deserialize_with = "de::some")]
+    expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "de::some")]
+    credential_provider: Option<String>,
+}
+
 fn parse_token(body: &[u8]) -> Result<IssuedToken, String> {
-    // Neither the parser's message nor a value is passed on: the body holds
-    // the token. Positions and member names are safe to report.
-    let not_a_token = |detail: String| format!("answer body is not a token response ({detail})");
-    let answer = json::parse(body)
-        .map_err(|e| not_a_token(format!("line {} column {}", e.line(), e.column())))?;
-    // The wire shape of `claude_wif_api::TokenResponse`; other members are ignored.
-    let members = answer
-        .as_object()
-        .ok_or_else(|| not_a_token(format!("expected an object, found {}", answer.kind())))?;
-    let string = |name: &str| match json::get(members, name) {
-        Some(Value::String(s)) => Ok(s.as_str()),
-        Some(other) => Err(not_a_token(format!(
-            "{name}: expected a string, found {}",
-            other.kind()
-        ))),
-        None => Err(not_a_token(format!("{name} is missing"))),
-    };
-    let access_token = string("access_token")?;
-    let token_type = string("token_type")?;
-    let expires_in = match json::get(members, "expires_in") {
-        Some(value) => value.as_u64().ok_or_else(|| {
-            not_a_token(format!(
-                "expires_in: expected a non-negative integer, found {}",
-                value.kind()
-            ))
-        })?,
-        None => return Err(not_a_token("expires_in is missing".into())),
-    };
-    let credential_provider = string("credential_provider")?;
+    let not_a_token = |detail: &str| format!("answer body is not a token response ({detail})");
+    let answer: TokenAnswer =
+        de::from_slice(body).map_err(|e| match (e.position, e.path.as_str()) {
+            (Some((line, column)), _) => not_a_token(&format!("line {line} column {column}")),
+            (None, ".") => not_a_token(&e.message),
+            (None, path) => not_a_token(&format!("{path}: {}", e.message)),
+        })?;
+    let missing = |name: &str| not_a_token(&format!("{name} is missing"));
+    let access_token = answer.access_token.ok_or_else(|| missing("access_token"))?;
+    let token_type = answer.token_type.ok_or_else(|| missing("token_type"))?;
+    let expires_in = answer.expires_in.ok_or_else(|| missing("expires_in"))?;
+    let credential_provider = answer
+        .credential_provider
+        .ok_or_else(|| missing("credential_provider"))?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(format!(
             "token_type is {:?}, expected Bearer",
-            sanitize(token_type)
+            sanitize(&token_type)
         ));
     }
-    if !is_valid_token(access_token) {
+    if !is_valid_token(&access_token) {
         return Err(
             "access_token is empty or contains whitespace, control or non-ASCII characters".into(),
         );
@@ -142,34 +142,16 @@ fn parse_token(body: &[u8]) -> Result<IssuedToken, String> {
     Ok(IssuedToken {
         access_token: AccessToken::new(access_token),
         expires_in_s: expires_in,
-        credential_provider: sanitize(credential_provider),
+        credential_provider: sanitize(&credential_provider),
     })
 }
 
-/// The error codes of `claude_wif_api::ErrorResponse`.
-const ERROR_CODES: [ErrorCode; 5] = [
-    ErrorCode::InvalidRequest,
-    ErrorCode::Unauthorized,
-    ErrorCode::AccessDenied,
-    ErrorCode::ExchangeFailed,
-    ErrorCode::UpstreamUnavailable,
-];
-
-/// The `error_description` of an `ErrorResponse` body (`error` a known code).
+/// The `error_description` of an `ErrorResponse` body: one JSON object with
+/// a known `error` code and a string description (other members ignored).
 fn error_description(body: &[u8]) -> String {
-    let answer = json::parse(body).ok();
-    let known_code = answer
-        .as_ref()
-        .and_then(|a| a.get("error"))
-        .and_then(Value::as_str)
-        .is_some_and(|code| ERROR_CODES.iter().any(|c| c.as_str() == code));
-    match answer
-        .as_ref()
-        .and_then(|a| a.get("error_description"))
-        .and_then(Value::as_str)
-    {
-        Some(description) if known_code => sanitize(description),
-        _ => "no readable error description".to_owned(),
+    match de::from_slice::<ErrorResponse>(body) {
+        Ok(answer) => sanitize(&answer.error_description),
+        Err(_) => "no readable error description".to_owned(),
     }
 }
 

@@ -223,7 +223,13 @@ fn syntax_errors_give_the_position_and_no_input() {
         ),
         ("", "EOF while parsing a value at line 1 column 0"),
     ] {
-        assert_eq!(error(json), (".".into(), message.into()), "{json}");
+        let e = read(json).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (".", message),
+            "{json}"
+        );
+        assert!(e.position.is_some());
     }
 }
 
