@@ -8,6 +8,9 @@
 #   MUTANTS_FILES    space-separated globs to narrow the run (default: all of
 #                    examine_globs), e.g. "issuer-svc/src/policy.rs src/identity.rs"
 #   MUTANTS_JOBS     parallel mutants (default 1: each build already uses both cores)
+#   MUTANTS_ARGS     more cargo-mutants arguments, e.g. "--cargo-test-arg=--lib"
+#                    (unit tests only: a first, faster pass; rerun what it
+#                    misses without it, e.g. with -F, before accepting any)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +31,7 @@ if [ -n "${MUTANTS_FILES:-}" ]; then
   for glob in $MUTANTS_FILES; do files+=(--file "$glob"); done
 fi
 timeout --signal=INT "${MUTANTS_MINUTES:-120}m" \
-  cargo mutants --workspace --no-shuffle -j "${MUTANTS_JOBS:-1}" --output "$OUT" "${files[@]}"
+  cargo mutants --workspace --no-shuffle -j "${MUTANTS_JOBS:-1}" --output "$OUT" "${files[@]}" ${MUTANTS_ARGS:-}
 status=$?
 case "$status" in
   0|2|3|124|130) ;;
