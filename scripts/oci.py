@@ -27,47 +27,35 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
-import json
 import sys
 import tarfile
-import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from ocilayout import (
+    CONFIG_MEDIA_TYPE,
+    INDEX_MEDIA_TYPE,
+    LAYER_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE,
+    REF_NAME,
+    ROOT,
+    LayoutError,
+    blob,
+    canonical_json,
+    check_no_stray_blobs,
+    descriptor,
+    gzip_bytes,
+    read_image,
+    sha256,
+    workspace_version,
+    write_layout,
+)
+
 DEFAULT_WASM = ROOT / "target/wasm/claude_wif_filter.wasm"
 DEFAULT_OUT = ROOT / "target/oci"
 
-INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
-MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
-CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
-LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
 PLUGIN_FILE = "plugin.wasm"
 WASM_MAGIC = b"\0asm"
-REF_NAME = "org.opencontainers.image.ref.name"
-
-
-class LayoutError(Exception):
-    """The layout is not a well-formed Wasm OCI image."""
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def descriptor(media_type: str, data: bytes, **extra) -> dict:
-    return {"mediaType": media_type, "digest": sha256(data), "size": len(data), **extra}
-
-
-def canonical_json(value) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-
-
-def workspace_version() -> str:
-    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
-    return cargo["workspace"]["package"]["version"]
-
 
 def layer_tar(wasm: bytes) -> bytes:
     """A tar with one file, plugin.wasm, with fixed metadata (reproducible)."""
@@ -80,13 +68,6 @@ def layer_tar(wasm: bytes) -> bytes:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         tar.addfile(info, io.BytesIO(wasm))
-    return buffer.getvalue()
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
-        gz.write(data)
     return buffer.getvalue()
 
 
@@ -127,45 +108,8 @@ def build(wasm_path: Path, out: Path, tag: str) -> str:
             "manifests": [descriptor(MANIFEST_MEDIA_TYPE, manifest, annotations={REF_NAME: tag})],
         }
     )
-    blobs = out / "blobs/sha256"
-    if blobs.exists():
-        for stale in blobs.iterdir():
-            stale.unlink()
-    blobs.mkdir(parents=True, exist_ok=True)
-    for blob in (layer, config, manifest):
-        (blobs / sha256(blob).removeprefix("sha256:")).write_bytes(blob)
-    (out / "oci-layout").write_bytes(canonical_json({"imageLayoutVersion": "1.0.0"}))
-    (out / "index.json").write_bytes(index)
+    write_layout(out, [layer, config, manifest], index)
     return sha256(manifest)
-
-
-def read_json(data: bytes, what: str) -> dict:
-    try:
-        value = json.loads(data)
-    except ValueError as err:
-        raise LayoutError(f"{what} is not JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise LayoutError(f"{what} is not a JSON object")
-    return value
-
-
-def blob(out: Path, desc: dict, media_type: str, what: str, used: set[str]) -> bytes:
-    """The blob `desc` points at, after checking its media type, size and digest."""
-    if desc.get("mediaType") != media_type:
-        raise LayoutError(f"{what}: media type {desc.get('mediaType')!r}, expected {media_type!r}")
-    digest = desc.get("digest", "")
-    if not digest.startswith("sha256:") or len(digest) != 71:
-        raise LayoutError(f"{what}: digest {digest!r} is not sha256:<64 hex>")
-    path = out / "blobs/sha256" / digest.removeprefix("sha256:")
-    if not path.is_file():
-        raise LayoutError(f"{what}: blob {digest} is missing")
-    data = path.read_bytes()
-    if len(data) != desc.get("size"):
-        raise LayoutError(f"{what}: size {desc.get('size')} in the descriptor, {len(data)} on disk")
-    if sha256(data) != digest:
-        raise LayoutError(f"{what}: content does not match its digest {digest}")
-    used.add(path.name)
-    return data
 
 
 def wasm_from_layer(layer: bytes) -> tuple[bytes, bytes]:
@@ -186,20 +130,8 @@ def wasm_from_layer(layer: bytes) -> tuple[bytes, bytes]:
 
 def check(out: Path, wasm_path: Path | None) -> str:
     """Verifies the layout in `out`; returns the manifest digest."""
-    layout = read_json((out / "oci-layout").read_bytes(), "oci-layout")
-    if layout.get("imageLayoutVersion") != "1.0.0":
-        raise LayoutError(f"oci-layout: imageLayoutVersion {layout.get('imageLayoutVersion')!r}")
-    index = read_json((out / "index.json").read_bytes(), "index.json")
-    if index.get("schemaVersion") != 2 or len(index.get("manifests", [])) != 1:
-        raise LayoutError("index.json: expected schemaVersion 2 and exactly one manifest")
     used: set[str] = set()
-    manifest_desc = index["manifests"][0]
-    if not manifest_desc.get("annotations", {}).get(REF_NAME):
-        raise LayoutError(f"index.json: the manifest has no {REF_NAME} (the tag oras/skopeo copy)")
-    manifest = read_json(blob(out, manifest_desc, MANIFEST_MEDIA_TYPE, "manifest", used), "manifest")
-    if manifest.get("schemaVersion") != 2 or manifest.get("mediaType") != MANIFEST_MEDIA_TYPE:
-        raise LayoutError("manifest: expected schemaVersion 2 and an OCI image manifest media type")
-    config = read_json(blob(out, manifest.get("config", {}), CONFIG_MEDIA_TYPE, "config", used), "config")
+    manifest_desc, manifest, config = read_image(out, used)
     layers = manifest.get("layers", [])
     if len(layers) != 1:
         raise LayoutError(f"manifest: {len(layers)} layers, expected 1 (the compat variant)")
@@ -210,9 +142,7 @@ def check(out: Path, wasm_path: Path | None) -> str:
         raise LayoutError(f"layer: {PLUGIN_FILE} is not a Wasm module")
     if wasm_path is not None and wasm != wasm_path.read_bytes():
         raise LayoutError(f"layer: {PLUGIN_FILE} differs from {wasm_path} (run `make oci` again)")
-    stray = sorted({p.name for p in (out / "blobs/sha256").iterdir()} - used)
-    if stray:
-        raise LayoutError(f"blobs: not referenced: {stray}")
+    check_no_stray_blobs(out, used)
     return manifest_desc["digest"]
 
 
