@@ -4,10 +4,13 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::de;
 use crate::identity::{IdentitySource, MAX_METADATA_PATH};
-use crate::json::{self, Value};
-use crate::jwt::{JwtKey, JwtSource, MAX_KEYS};
-use claude_wif_api::{DEFAULT_SERVER_WORKLOAD, MAX_IDENTITY_LEN, TOKEN_PATH};
+use crate::jwt::{Jwk, JwtKey, JwtSource, MAX_KEYS};
+use claude_wif_api::MAX_IDENTITY_LEN;
+use raw::{RawConfig, RawIdentity, RawSource, SOURCES};
+
+mod raw;
 
 /// Header name used by `{"source":"header"}` when `name` is not given.
 pub const DEFAULT_IDENTITY_HEADER: &str = "x-client-workload";
@@ -111,540 +114,102 @@ impl fmt::Display for ConfigErrors {
     }
 }
 
-/// The configuration as written, defaults filled in, not yet validated.
-struct RawConfig<'a> {
-    issuer_cluster: Option<String>,
-    issuer_authority: String,
-    token_path: String,
-    timeout_ms: u64,
-    server_workload: String,
-    identity: Option<RawIdentity<'a>>,
-    advisory_refresh_s: u64,
-    mandatory_refresh_s: u64,
-    internal_api_key: Option<String>,
-    max_identities: u64,
-    refresh_tick_ms: u64,
-}
-
-/// The `identity` object as written, by its `source`.
-enum RawIdentity<'a> {
-    Static {
-        value: String,
-    },
-    Header {
-        name: String,
-    },
-    /// `{"source": "peer_uri_san", "prefix": "spiffe://cluster.local/"}`:
-    /// the certificate's (first) URI SAN is the identity; with `prefix`
-    /// (optional, null by default; must end with `/`) only if it starts
-    /// with it: set it to the trust domain the listener's certificate check
-    /// accepts, so a SAN outside it is never used.
-    PeerUriSan {
-        prefix: Option<String>,
-    },
-    Jwt {
-        header: String,
-        issuer: String,
-        audiences: Vec<String>,
-        claim: String,
-        keys: &'a [Value],
-        /// Leeway on `exp`, `nbf` and `iat` (default 30 s, at most 300).
-        leeway_s: u64,
-        /// Longest JWT lifetime accepted: `exp` at most this far ahead of
-        /// the clock and of `iat` (default 86400 s, 60 s to 366 days).
-        max_lifetime_s: u64,
-    },
-    /// `{"source": "metadata", "namespace": "envoy.filters.http.jwt_authn",
-    /// "path": ["jwt_payload", "sub"]}`: the value another filter put in the
-    /// request's dynamic metadata, `filter_metadata[namespace][path…]`.
-    Metadata {
-        namespace: String,
-        path: Vec<String>,
-    },
-}
-
-/// The top-level fields, in the order they are read.
-const FIELDS: [&str; 11] = [
-    "issuer_cluster",
-    "issuer_authority",
-    "token_path",
-    "timeout_ms",
-    "server_workload",
-    "identity",
-    "advisory_refresh_s",
-    "mandatory_refresh_s",
-    "internal_api_key",
-    "max_identities",
-    "refresh_tick_ms",
-];
-/// The values of `identity.source`.
-const SOURCES: [&str; 5] = ["static", "header", "peer_uri_san", "jwt", "metadata"];
-/// The members of a `jwt` identity source.
-const JWT_FIELDS: [&str; 8] = [
-    "source",
-    "header",
-    "issuer",
-    "audiences",
-    "claim",
-    "keys",
-    "leeway_s",
-    "max_lifetime_s",
-];
-/// Longest member name shown unquoted in a field path or message.
-const MAX_SHOWN_NAME: usize = 64;
-
-const DEFAULT_AUTHORITY: &str = "issuer-svc";
-const DEFAULT_TIMEOUT_MS: u64 = 5_000;
-const DEFAULT_ADVISORY_S: u64 = 120;
-const DEFAULT_MANDATORY_S: u64 = 30;
-const DEFAULT_MAX_IDENTITIES: u64 = 10_000;
-const DEFAULT_REFRESH_TICK_MS: u64 = 1_000;
-const DEFAULT_JWT_HEADER: &str = "authorization";
-const DEFAULT_CLAIM: &str = "sub";
-const DEFAULT_LEEWAY_S: u64 = 30;
-/// A day: far above Kubernetes' projected tokens (an hour by default).
-const DEFAULT_JWT_MAX_LIFETIME_S: u64 = 86_400;
-
 impl FilterConfig {
     /// Parses and validates the plugin configuration bytes. Empty bytes are
-    /// read as `{}` (and then fail: `issuer_cluster` is required).
+    /// read as `{}` (and then fail: `issuer_cluster` is required). A type,
+    /// unknown-member or syntax error stops the parse; the values' own
+    /// errors are all reported.
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigErrors> {
         let bytes = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}".as_slice()
         } else {
             bytes
         };
-        let value = json::parse(bytes)
-            .map_err(|e| ConfigErrors(vec![ConfigError::new(".", e.to_string())]))?;
-        validate(decode(&value)?)
+        let mut raw: RawConfig = de::from_slice(bytes)
+            .map_err(|e| ConfigErrors(vec![ConfigError::new(e.path, e.message)]))?;
+        let identity = match raw.identity.take().map(RawIdentity::source) {
+            None => None,
+            Some(Ok(source)) => Some(source),
+            Some(Err(errors)) => return Err(ConfigErrors(errors)),
+        };
+        validate(raw, identity)
     }
 }
 
-/// Reads the members of one JSON object into typed fields. Every member of
-/// the wrong type adds an error naming its path; its default is used.
-struct Reader<'a, 'e> {
-    /// Path of the object itself; empty at the top level.
-    path: &'static str,
-    members: &'a [(String, Value)],
-    errors: &'e mut Vec<ConfigError>,
-}
+/// Collects the errors of one validation pass.
+struct Checks(Vec<ConfigError>);
 
-impl<'a> Reader<'a, '_> {
-    fn field(&self, name: &str) -> String {
-        let name = shown_name(name);
-        if self.path.is_empty() {
-            name
-        } else {
-            format!("{}.{name}", self.path)
-        }
-    }
-
-    fn error(&mut self, name: &str, message: impl Into<String>) {
-        let field = self.field(name);
-        self.errors.push(ConfigError::new(field, message));
-    }
-
-    fn expected(&mut self, name: &str, what: &str, found: &Value) {
-        self.error(name, format!("expected {what}, found {}", found.kind()));
-    }
-
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        json::get(self.members, name)
-    }
-
-    /// One error per member not in `known`.
-    fn refuse_unknown(&mut self, known: &[&str]) {
-        let members = self.members;
-        for (name, _) in members {
-            if !known.contains(&name.as_str()) {
-                let message = format!(
-                    "unknown field `{}`, expected one of {}",
-                    shown_name(name),
-                    one_of(known)
-                );
-                self.error(name, message);
-            }
-        }
-    }
-
-    /// A string; `default` if absent.
-    fn string(&mut self, name: &str, default: &str) -> String {
-        self.optional_string(name, false)
-            .unwrap_or_else(|| default.to_owned())
-    }
-
-    /// A string that must be present (`source` names the variant needing it).
-    fn required_string(&mut self, name: &str, source: &str) -> String {
-        if self.get(name).is_none() {
-            self.error(name, format!("required for source `{source}`"));
-        }
-        self.optional_string(name, false).unwrap_or_default()
-    }
-
-    /// A string or, if `null_ok`, null; `None` if absent, null or wrong.
-    fn optional_string(&mut self, name: &str, null_ok: bool) -> Option<String> {
-        match self.get(name)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null if null_ok => None,
-            other => {
-                let what = if null_ok {
-                    "a string or null"
-                } else {
-                    "a string"
-                };
-                self.expected(name, what, other);
-                None
-            }
-        }
-    }
-
-    /// A non-negative integer; `default` if absent.
-    fn u64(&mut self, name: &str, default: u64) -> u64 {
-        match self.get(name) {
-            None => default,
-            Some(value) => value.as_u64().unwrap_or_else(|| {
-                self.expected(name, "a non-negative integer", value);
-                default
-            }),
-        }
-    }
-
-    /// An array that must be present.
-    fn required_array(&mut self, name: &str, source: &str) -> &'a [Value] {
-        match self.get(name) {
-            None => {
-                self.error(name, format!("required for source `{source}`"));
-                &[]
-            }
-            Some(Value::Array(items)) => items,
-            Some(other) => {
-                self.expected(name, "an array", other);
-                &[]
-            }
-        }
-    }
-
-    /// An array of strings that must be present.
-    fn required_strings(&mut self, name: &str, source: &str) -> Vec<String> {
-        let items = self.required_array(name, source);
-        let mut strings = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match item {
-                Value::String(s) => strings.push(s.clone()),
-                other => self.expected(&format!("{name}[{i}]"), "a string", other),
-            }
-        }
-        strings
-    }
-}
-
-/// A member name as shown in paths and messages: as is if short visible
-/// ASCII, else quoted with escapes and cut short (no log injection).
-fn shown_name(name: &str) -> String {
-    let plain = |c: char| c.is_ascii_graphic() && c != '`' && c != '"';
-    if name.len() <= MAX_SHOWN_NAME && !name.is_empty() && name.chars().all(plain) {
-        name.to_owned()
-    } else {
-        json::quote(name)
-    }
-}
-
-/// "`a`, `b`, `c`".
-fn one_of(names: &[&str]) -> String {
-    let mut out = String::new();
-    for name in names {
-        if !out.is_empty() {
-            out.push_str(", ");
-        }
-        out.push('`');
-        out.push_str(name);
-        out.push('`');
-    }
-    out
-}
-
-/// The typed configuration, or every type, shape and unknown-field error.
-fn decode(value: &Value) -> Result<RawConfig<'_>, ConfigErrors> {
-    let mut errors = Vec::new();
-    let Some(members) = value.as_object() else {
-        let message = format!("expected a JSON object, found {}", value.kind());
-        return Err(ConfigErrors(vec![ConfigError::new(".", message)]));
-    };
-    let mut r = Reader {
-        path: "",
-        members,
-        errors: &mut errors,
-    };
-    r.refuse_unknown(&FIELDS);
-    let issuer_cluster = r.optional_string("issuer_cluster", true);
-    let issuer_authority = r.string("issuer_authority", DEFAULT_AUTHORITY);
-    let token_path = r.string("token_path", TOKEN_PATH);
-    let timeout_ms = r.u64("timeout_ms", DEFAULT_TIMEOUT_MS);
-    let server_workload = r.string("server_workload", DEFAULT_SERVER_WORKLOAD);
-    let identity = match r.get("identity") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(members)) => decode_identity(members, r.errors),
-        Some(other) => {
-            r.expected("identity", "an object", other);
-            None
-        }
-    };
-    let advisory_refresh_s = r.u64("advisory_refresh_s", DEFAULT_ADVISORY_S);
-    let mandatory_refresh_s = r.u64("mandatory_refresh_s", DEFAULT_MANDATORY_S);
-    let internal_api_key = match r.get("internal_api_key") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(key)) => Some(key.clone()),
-        // Never echo any part of the key, whatever its type.
-        Some(_) => {
-            r.error("internal_api_key", "must be a string or null");
-            None
-        }
-    };
-    let max_identities = r.u64("max_identities", DEFAULT_MAX_IDENTITIES);
-    let refresh_tick_ms = r.u64("refresh_tick_ms", DEFAULT_REFRESH_TICK_MS);
-    if !errors.is_empty() {
-        return Err(ConfigErrors(errors));
-    }
-    Ok(RawConfig {
-        issuer_cluster,
-        issuer_authority,
-        token_path,
-        timeout_ms,
-        server_workload,
-        identity,
-        advisory_refresh_s,
-        mandatory_refresh_s,
-        internal_api_key,
-        max_identities,
-        refresh_tick_ms,
-    })
-}
-
-/// The `identity` object by its `source`; `None` after an error.
-fn decode_identity<'a>(
-    members: &'a [(String, Value)],
-    errors: &mut Vec<ConfigError>,
-) -> Option<RawIdentity<'a>> {
-    let mut r = Reader {
-        path: "identity",
-        members,
-        errors,
-    };
-    let source = match r.get("source") {
-        Some(Value::String(source)) => source.as_str(),
-        None => {
-            r.error("source", format!("required: one of {}", one_of(&SOURCES)));
-            return None;
-        }
-        Some(other) => {
-            r.expected("source", "a string", other);
-            return None;
-        }
-    };
-    let identity = match source {
-        "static" => {
-            r.refuse_unknown(&["source", "value"]);
-            RawIdentity::Static {
-                value: r.required_string("value", source),
-            }
-        }
-        "header" => {
-            r.refuse_unknown(&["source", "name"]);
-            RawIdentity::Header {
-                name: r.string("name", DEFAULT_IDENTITY_HEADER),
-            }
-        }
-        "peer_uri_san" => {
-            r.refuse_unknown(&["source", "prefix"]);
-            RawIdentity::PeerUriSan {
-                prefix: r.optional_string("prefix", true),
-            }
-        }
-        "jwt" => {
-            r.refuse_unknown(&JWT_FIELDS);
-            RawIdentity::Jwt {
-                header: r.string("header", DEFAULT_JWT_HEADER),
-                issuer: r.required_string("issuer", source),
-                audiences: r.required_strings("audiences", source),
-                claim: r.string("claim", DEFAULT_CLAIM),
-                keys: r.required_array("keys", source),
-                leeway_s: r.u64("leeway_s", DEFAULT_LEEWAY_S),
-                max_lifetime_s: r.u64("max_lifetime_s", DEFAULT_JWT_MAX_LIFETIME_S),
-            }
-        }
-        "metadata" => {
-            r.refuse_unknown(&["source", "namespace", "path"]);
-            RawIdentity::Metadata {
-                namespace: r.required_string("namespace", source),
-                path: r.required_strings("path", source),
-            }
-        }
-        unknown => {
-            let message = format!(
-                "unknown variant `{}`, expected one of {}",
-                shown_name(unknown),
-                one_of(&SOURCES)
-            );
-            r.error("source", message);
-            return None;
-        }
-    };
-    Some(identity)
-}
-
-fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
-    let mut errors = Vec::new();
-    let mut check = |field: &str, result: Result<(), String>| {
+impl Checks {
+    fn check(&mut self, field: &str, result: Result<(), String>) {
         if let Err(message) = result {
-            errors.push(ConfigError::new(field, message));
+            self.0.push(ConfigError::new(field, message));
         }
-    };
+    }
+}
 
+fn validate(raw: RawConfig, identity: Option<RawSource>) -> Result<FilterConfig, ConfigErrors> {
+    let mut checks = Checks(Vec::new());
+    let c = &mut checks;
     let cluster = raw.issuer_cluster.unwrap_or_default();
     if cluster.is_empty() {
-        check(
+        c.check(
             "issuer_cluster",
             Err("required: the Envoy cluster of issuer-svc".into()),
         );
     } else {
-        check("issuer_cluster", plain_name(&cluster, MAX_NAME_LEN));
+        c.check("issuer_cluster", plain_name(&cluster, MAX_NAME_LEN));
     }
-    check(
+    c.check(
         "issuer_authority",
         plain_name(&raw.issuer_authority, MAX_NAME_LEN),
     );
-    check("token_path", token_path(&raw.token_path));
-    check(
+    c.check("token_path", token_path(&raw.token_path));
+    c.check(
         "timeout_ms",
         in_range(raw.timeout_ms, 1, MAX_TIMEOUT_MS, "milliseconds"),
     );
-    check("server_workload", server_workload(&raw.server_workload));
-    check(
+    c.check("server_workload", server_workload(&raw.server_workload));
+    c.check(
         "advisory_refresh_s",
         in_range(raw.advisory_refresh_s, 1, MAX_ADVISORY_S, "seconds"),
     );
     if raw.mandatory_refresh_s >= raw.advisory_refresh_s {
-        check(
-            "mandatory_refresh_s",
-            Err(format!(
-                "must be less than advisory_refresh_s ({})",
-                raw.advisory_refresh_s
-            )),
+        let message = format!(
+            "must be less than advisory_refresh_s ({})",
+            raw.advisory_refresh_s
         );
+        c.check("mandatory_refresh_s", Err(message));
     }
     if let Some(key) = &raw.internal_api_key {
-        check("internal_api_key", api_key(key));
+        c.check("internal_api_key", api_key(key.expose()));
     }
-    check(
+    c.check(
         "max_identities",
         in_range(raw.max_identities, 1, MAX_IDENTITIES, "identities"),
     );
-    check(
+    c.check(
         "refresh_tick_ms",
         in_range(raw.refresh_tick_ms, 100, MAX_TIMEOUT_MS, "milliseconds"),
     );
-    let identity = match raw.identity {
+    let identity = match identity {
+        Some(source) => Some(identity_source(source, c)),
         None => {
-            check(
+            let sources = SOURCES.map(|s| format!("\"{s}\"")).join(" | ");
+            c.check(
                 "identity",
-                Err("required: {\"source\": \"static\" | \"header\" | \"peer_uri_san\" | \"jwt\" | \"metadata\", …}".into()),
+                Err(format!("required: {{\"source\": {sources}, …}}")),
             );
             None
         }
-        Some(RawIdentity::Static { value }) => {
-            check("identity.value", static_identity(&value));
-            Some(IdentitySource::Static(value))
-        }
-        Some(RawIdentity::Header { name }) => {
-            check("identity.name", identity_header(&name));
-            Some(IdentitySource::Header(name))
-        }
-        Some(RawIdentity::PeerUriSan { prefix }) => {
-            if let Some(prefix) = &prefix {
-                check("identity.prefix", san_prefix(prefix));
-            }
-            Some(IdentitySource::PeerUriSan { prefix })
-        }
-        Some(RawIdentity::Jwt {
-            header,
-            issuer,
-            audiences,
-            claim,
-            keys,
-            leeway_s,
-            max_lifetime_s,
-        }) => {
-            if header != "authorization" {
-                check("identity.header", identity_header(&header));
-            }
-            check("identity.issuer", static_identity(&issuer));
-            if audiences.is_empty() || audiences.len() > MAX_AUDIENCES {
-                check(
-                    "identity.audiences",
-                    Err(format!("must list 1 to {MAX_AUDIENCES} audiences")),
-                );
-            }
-            for (i, audience) in audiences.iter().enumerate() {
-                check(
-                    &format!("identity.audiences[{i}]"),
-                    static_identity(audience),
-                );
-            }
-            check("identity.claim", plain_name(&claim, MAX_NAME_LEN));
-            check(
-                "identity.leeway_s",
-                in_range(leeway_s, 0, MAX_LEEWAY_S, "seconds"),
-            );
-            check(
-                "identity.max_lifetime_s",
-                in_range(max_lifetime_s, 60, MAX_JWT_LIFETIME_S, "seconds"),
-            );
-            if keys.is_empty() || keys.len() > MAX_KEYS {
-                check(
-                    "identity.keys",
-                    Err(format!("must list 1 to {MAX_KEYS} public JWKs")),
-                );
-            }
-            let mut parsed = Vec::new();
-            for (i, key) in keys.iter().enumerate() {
-                match JwtKey::from_jwk(key) {
-                    Ok(key) => parsed.push(key),
-                    Err(message) => check(&format!("identity.keys[{i}]"), Err(message)),
-                }
-            }
-            Some(IdentitySource::Jwt(Box::new(JwtSource {
-                header,
-                issuer,
-                audiences,
-                claim,
-                leeway_s,
-                max_lifetime_s,
-                keys: parsed,
-            })))
-        }
-        Some(RawIdentity::Metadata { namespace, path }) => {
-            check("identity.namespace", plain_name(&namespace, MAX_NAME_LEN));
-            if path.is_empty() || path.len() > MAX_METADATA_PATH {
-                check(
-                    "identity.path",
-                    Err(format!("must list 1 to {MAX_METADATA_PATH} keys")),
-                );
-            }
-            for (i, key) in path.iter().enumerate() {
-                check(&format!("identity.path[{i}]"), metadata_key(key));
-            }
-            Some(IdentitySource::Metadata { namespace, path })
-        }
     };
-
     match identity {
-        Some(identity) if errors.is_empty() => Ok(FilterConfig {
+        Some(identity) if checks.0.is_empty() => Ok(FilterConfig {
             issuer: IssuerConfig {
                 cluster,
                 authority: raw.issuer_authority,
                 token_path: raw.token_path,
                 timeout: Duration::from_millis(raw.timeout_ms),
-                internal_api_key: raw.internal_api_key.map(InternalApiKey),
+                internal_api_key: raw.internal_api_key,
             },
             server_workload: raw.server_workload,
             identity,
@@ -655,8 +220,97 @@ fn validate(raw: RawConfig<'_>) -> Result<FilterConfig, ConfigErrors> {
             max_identities: raw.max_identities,
             refresh_tick: Duration::from_millis(raw.refresh_tick_ms),
         }),
-        _ => Err(ConfigErrors(errors)),
+        _ => Err(ConfigErrors(checks.0)),
     }
+}
+
+/// The identity source, its values checked.
+fn identity_source(source: RawSource, c: &mut Checks) -> IdentitySource {
+    match source {
+        RawSource::Static { value } => {
+            c.check("identity.value", static_identity(&value));
+            IdentitySource::Static(value)
+        }
+        RawSource::Header { name } => {
+            c.check("identity.name", identity_header(&name));
+            IdentitySource::Header(name)
+        }
+        RawSource::PeerUriSan { prefix } => {
+            if let Some(prefix) = &prefix {
+                c.check("identity.prefix", san_prefix(prefix));
+            }
+            IdentitySource::PeerUriSan { prefix }
+        }
+        RawSource::Jwt {
+            header,
+            issuer,
+            audiences,
+            claim,
+            keys,
+            leeway_s,
+            max_lifetime_s,
+        } => {
+            let mut source = JwtSource {
+                header,
+                issuer,
+                audiences,
+                claim,
+                leeway_s,
+                max_lifetime_s,
+                keys: Vec::new(),
+            };
+            source.keys = jwt_source(&source, keys, c);
+            IdentitySource::Jwt(Box::new(source))
+        }
+        RawSource::Metadata { namespace, path } => {
+            c.check("identity.namespace", plain_name(&namespace, MAX_NAME_LEN));
+            if path.is_empty() || path.len() > MAX_METADATA_PATH {
+                let message = format!("must list 1 to {MAX_METADATA_PATH} keys");
+                c.check("identity.path", Err(message));
+            }
+            for (i, key) in path.iter().enumerate() {
+                c.check(&format!("identity.path[{i}]"), metadata_key(key));
+            }
+            IdentitySource::Metadata { namespace, path }
+        }
+    }
+}
+
+/// Checks a `jwt` source's values; returns its keys, each checked.
+fn jwt_source(source: &JwtSource, keys: Vec<Jwk>, c: &mut Checks) -> Vec<JwtKey> {
+    if source.header != "authorization" {
+        c.check("identity.header", identity_header(&source.header));
+    }
+    c.check("identity.issuer", static_identity(&source.issuer));
+    if source.audiences.is_empty() || source.audiences.len() > MAX_AUDIENCES {
+        let message = format!("must list 1 to {MAX_AUDIENCES} audiences");
+        c.check("identity.audiences", Err(message));
+    }
+    for (i, audience) in source.audiences.iter().enumerate() {
+        let field = format!("identity.audiences[{i}]");
+        c.check(&field, static_identity(audience));
+    }
+    c.check("identity.claim", plain_name(&source.claim, MAX_NAME_LEN));
+    c.check(
+        "identity.leeway_s",
+        in_range(source.leeway_s, 0, MAX_LEEWAY_S, "seconds"),
+    );
+    c.check(
+        "identity.max_lifetime_s",
+        in_range(source.max_lifetime_s, 60, MAX_JWT_LIFETIME_S, "seconds"),
+    );
+    if keys.is_empty() || keys.len() > MAX_KEYS {
+        let message = format!("must list 1 to {MAX_KEYS} public JWKs");
+        c.check("identity.keys", Err(message));
+    }
+    let mut checked = Vec::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        match JwtKey::try_from(key) {
+            Ok(key) => checked.push(key),
+            Err(message) => c.check(&format!("identity.keys[{i}]"), Err(message)),
+        }
+    }
+    checked
 }
 
 /// Visible ASCII without spaces: safe as a header value or cluster name.

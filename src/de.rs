@@ -133,7 +133,13 @@ pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Er
     IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
-/// A [`Shape`] as a `DeserializeSeed`, for array elements.
+/// The next value of a map, read by its shape (for a hand-written
+/// `visit_map`).
+pub fn next_value<'de, T: Shape<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<T, A::Error> {
+    map.next_value_seed(ShapeSeed(PhantomData))
+}
+
+/// A [`Shape`] as a `DeserializeSeed`, for array elements and map values.
 struct ShapeSeed<T>(PhantomData<T>);
 
 impl<'de, T: Shape<'de>> DeserializeSeed<'de> for ShapeSeed<T> {

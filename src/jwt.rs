@@ -165,20 +165,6 @@ impl TryFrom<Jwk> for JwtKey {
 }
 
 impl JwtKey {
-    /// The key from the hand-written JSON parser's value (until the
-    /// configuration is read with serde).
-    pub fn from_jwk(value: &crate::json::Value) -> Result<Self, String> {
-        let jwk: Jwk = shapes::from_slice(value.to_json().as_bytes()).map_err(|e| {
-            let member = e.path.split(['.', '[']).next().unwrap_or_default();
-            match member {
-                "" => "not a JWK: not a JSON object".to_owned(),
-                "key_ops" => "not a JWK: key_ops must be an array of strings".to_owned(),
-                member => format!("not a JWK: {member} must be a string"),
-            }
-        })?;
-        Self::try_from(jwk)
-    }
-
     /// Whether `signature` (the decoded third segment) signs `input`.
     fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
         // The RustCrypto provider's verifier factory, named directly rather

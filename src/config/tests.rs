@@ -9,6 +9,12 @@ fn with(field: &str, value: &str) -> String {
     doc.to_string()
 }
 
+/// The minimal config with the `identity` object as written (`with` would
+/// sort its members and drop duplicates).
+fn with_identity(identity: &str) -> String {
+    format!(r#"{{"issuer_cluster":"issuer_svc","identity":{identity}}}"#)
+}
+
 fn errors(json: &str) -> Vec<ConfigError> {
     FilterConfig::parse(json.as_bytes()).unwrap_err().0
 }
@@ -458,8 +464,23 @@ fn identity_member_errors_name_their_path() {
 #[test]
 fn jwk_errors_name_the_key_index() {
     let ec = include_str!("../jwt/testdata/ec.jwk.json");
+    // A type error names the member and stops the parse.
     let identity = format!(
         r#"{{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{ec},{{"kty":"EC","crv":"P-256","kid":7}},"x"]}}"#
+    );
+    assert_eq!(
+        one_error(&with("identity", &identity), "identity.keys[1].kid"),
+        "expected a string, found a number"
+    );
+    let identity =
+        format!(r#"{{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{ec},"x"]}}"#);
+    assert_eq!(
+        one_error(&with("identity", &identity), "identity.keys[1]"),
+        "expected an object, found a string"
+    );
+    // Every unusable key is reported, with the other values' errors.
+    let identity = format!(
+        r#"{{"source":"jwt","issuer":"","audiences":["a"],"keys":[{{"kty":"oct","k":"AA"}},{ec},{{"kty":"EC","crv":"P-384"}}]}}"#
     );
     let errors = errors(&with("identity", &identity));
     let fields: Vec<(&str, &str)> = errors
@@ -469,14 +490,18 @@ fn jwk_errors_name_the_key_index() {
     assert_eq!(
         fields,
         [
-            ("identity.keys[1]", "not a JWK: kid must be a string"),
-            ("identity.keys[2]", "not a JWK: not a JSON object"),
+            ("identity.issuer", "must not be empty"),
+            (
+                "identity.keys[0]",
+                "must be a public key (no \"d\" or \"k\" member)"
+            ),
+            ("identity.keys[2]", "kty must be RSA, or EC with crv P-256"),
         ]
     );
 }
 
 #[test]
-fn every_type_and_unknown_field_error_is_reported_at_once() {
+fn a_type_or_unknown_field_error_stops_the_parse_at_the_first() {
     let json = r#"{"issuer_cluster":1,"timeout_ms":"x","extra":true,
         "identity":{"source":"header","name":[],"more":1},"refresh_tick_ms":-1}"#;
     let line = FilterConfig::parse(json.as_bytes())
@@ -484,23 +509,51 @@ fn every_type_and_unknown_field_error_is_reported_at_once() {
         .to_string();
     assert_eq!(
         line,
-        "extra: unknown field `extra`, expected one of `issuer_cluster`, `issuer_authority`, `token_path`, `timeout_ms`, `server_workload`, `identity`, `advisory_refresh_s`, `mandatory_refresh_s`, `internal_api_key`, `max_identities`, `refresh_tick_ms`; \
-         issuer_cluster: expected a string or null, found a number; \
-         timeout_ms: expected a non-negative integer, found a string; \
-         identity.more: unknown field `more`, expected one of `source`, `name`; \
-         identity.name: expected a string, found an array; \
-         refresh_tick_ms: expected a non-negative integer, found a negative number"
+        "issuer_cluster: expected a string or null, found a number"
+    );
+    let json = r#"{"extra":true,"issuer_cluster":1}"#;
+    assert_eq!(
+        FilterConfig::parse(json.as_bytes())
+            .unwrap_err()
+            .to_string(),
+        "extra: unknown field `extra`, expected one of `issuer_cluster`, `issuer_authority`, `token_path`, `timeout_ms`, `server_workload`, `identity`, `advisory_refresh_s`, `mandatory_refresh_s`, `internal_api_key`, `max_identities`, `refresh_tick_ms`"
+    );
+}
+
+#[test]
+fn every_member_a_source_does_not_have_or_needs_is_reported_at_once() {
+    let json = with_identity(r#"{"value":"a","source":"jwt","more":1,"prefix":null}"#);
+    let line = FilterConfig::parse(json.as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        line,
+        "identity.value: unknown field `value`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`, `max_lifetime_s`; \
+         identity.more: unknown field `more`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`, `max_lifetime_s`; \
+         identity.prefix: unknown field `prefix`, expected one of `source`, `header`, `issuer`, `audiences`, `claim`, `keys`, `leeway_s`, `max_lifetime_s`; \
+         identity.issuer: required for source `jwt`; \
+         identity.audiences: required for source `jwt`; \
+         identity.keys: required for source `jwt`"
     );
 }
 
 #[test]
 fn odd_unknown_field_names_are_quoted_and_cut() {
-    let json = format!(r#"{{"a\nb":1,"{}":2,"ok":3}}"#, "x".repeat(100));
-    let errors = errors(&json);
-    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     let long = format!("\"{}\"…", "x".repeat(64));
-    assert_eq!(fields, [r#""a\nb""#, long.as_str(), "ok"]);
-    assert!(errors.iter().all(|e| !e.to_string().contains('\n')));
+    for (json, field) in [
+        (r#"{"a\nb":1,"ok":3}"#.to_owned(), r#""a\nb""#),
+        (format!(r#"{{"{}":2}}"#, "x".repeat(100)), long.as_str()),
+        (r#"{"ok":3}"#.to_owned(), "ok"),
+        (
+            with("identity", r#"{"source":"static","value":"a","\u202e":1}"#),
+            r#"identity."\u{202e}""#,
+        ),
+    ] {
+        let errors = errors(&json);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, field);
+        assert!(!errors[0].to_string().contains(['\n', '\u{202e}']));
+    }
 }
 
 #[test]
@@ -508,32 +561,49 @@ fn json_syntax_errors_give_the_position() {
     for (json, message) in [
         (
             "{\n\"issuer_cluster\": x}",
-            "expected a value at line 2 column 19 (byte 20)",
+            "expected value at line 2 column 19",
         ),
-        (
-            r#"{"timeout_ms":1,"timeout_ms":2}"#,
-            r#"duplicate key "timeout_ms" at line 1 column 17 (byte 16)"#,
-        ),
-        (
-            r#"{"timeout_ms":01}"#,
-            "leading zeros are not allowed at line 1 column 16 (byte 15)",
-        ),
+        (r#"{"timeout_ms":01}"#, "invalid number at line 1 column 16"),
         (
             &format!("{MINIMAL} x"),
-            &format!(
-                "trailing characters after the JSON value at line 1 column {} (byte {})",
-                MINIMAL.len() + 2,
-                MINIMAL.len() + 1
-            ),
+            &format!("trailing characters at line 1 column {}", MINIMAL.len() + 2),
         ),
     ] {
         assert_eq!(one_error(json, "."), message, "{json}");
     }
+    assert_eq!(one_error("[]", "."), "expected an object, found an array");
+    assert_eq!(one_error("null", "."), "expected an object, found null");
     assert_eq!(
-        one_error("[]", "."),
-        "expected a JSON object, found an array"
+        one_error("\"{}\"", "."),
+        "expected an object, found a string"
     );
-    assert_eq!(one_error("null", "."), "expected a JSON object, found null");
+}
+
+#[test]
+fn duplicate_members_are_refused_in_every_object() {
+    assert_eq!(
+        one_error(r#"{"timeout_ms":1,"timeout_ms":2}"#, "."),
+        "duplicate field `timeout_ms`"
+    );
+    for identity in [
+        r#"{"source":"static","value":"a","value":"b"}"#,
+        r#"{"source":"static","source":"header","value":"a"}"#,
+        r#"{"source":"static","value":"a","x":1,"x":2}"#,
+    ] {
+        let message = one_error(&with_identity(identity), "identity");
+        assert!(
+            message.starts_with("duplicate field `"),
+            "{identity}: {message}"
+        );
+    }
+    let ec = include_str!("../jwt/testdata/ec.jwk.json");
+    let twice = ec.replacen('{', r#"{"kid":"a","#, 1);
+    let identity =
+        format!(r#"{{"source":"jwt","issuer":"i","audiences":["a"],"keys":[{ec},{twice}]}}"#);
+    assert_eq!(
+        one_error(&with_identity(&identity), "identity.keys[1]"),
+        "duplicate field `kid`"
+    );
 }
 
 #[test]
