@@ -13,7 +13,6 @@ pub mod headers;
 pub mod host;
 pub mod identity;
 pub mod issuer;
-pub mod json;
 pub mod jwt;
 pub mod peers;
 pub mod reply;

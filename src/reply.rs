@@ -3,10 +3,11 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use crate::host::{Host, HostError};
 use crate::identity::IdentityError;
 use crate::issuer::IssuerError;
-use crate::json::ObjectWriter;
 
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_S: &str = "5";
@@ -133,6 +134,21 @@ impl ErrorType {
     }
 }
 
+/// The Claude API's error body.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: &'a str,
+}
+
 /// An answer the filter sends instead of forwarding the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalReply {
@@ -171,16 +187,15 @@ impl LocalReply {
 
     /// `{"type":"error","error":{"type":…,"message":…}}`, JSON-escaped.
     pub fn body(&self) -> Vec<u8> {
-        ObjectWriter::new()
-            .string("type", "error")
-            .object(
-                "error",
-                ObjectWriter::new()
-                    .string("type", self.error_type.as_str())
-                    .string("message", &self.message),
-            )
-            .finish()
-            .into_bytes()
+        let body = ErrorBody {
+            kind: "error",
+            error: ErrorDetail {
+                kind: self.error_type.as_str(),
+                message: &self.message,
+            },
+        };
+        // Strings only: serializing cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
     }
 
     pub fn headers(&self) -> Vec<(&'static str, &'static str)> {
