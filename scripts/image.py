@@ -20,7 +20,8 @@ digests.
 entries and metadata, a statically linked binary equal to FILE, the same
 digest when built again), then reads it back with skopeo (`skopeo inspect`,
 `skopeo inspect --config`, `skopeo copy` to a `dir:`) and runs the binary
-taken from the copied layer with `--version`. Push with any OCI tool, e.g.
+taken from the copied layer with `--version` (as root, also chrooted into the
+layer's own files as the image's user). Push with any OCI tool, e.g.
 
     skopeo copy oci:target/image:TAG docker://REGISTRY/claude-wif/issuer-svc:TAG
     crane push target/image REGISTRY/claude-wif/issuer-svc:TAG
@@ -328,7 +329,38 @@ def check_with_skopeo(out: Path, tag: str, digest: str, config: dict) -> list[st
                 f"output {run.stdout.strip()!r} {run.stderr.strip()!r}, expected {expected!r}"
             )
         lines.append(f"skopeo copy to dir: and run: `issuer-svc --version` → {run.stdout.strip()}")
+        lines.append(run_in_layer_root(layer, Path(scratch, "rootfs"), expected))
     return lines
+
+
+def run_in_layer_root(layer: bytes, rootfs: Path, expected: str) -> str:
+    """As root: `issuer-svc --version` chrooted into the layer's own files as
+    the image's user, i.e. with nothing from the host. Skipped (and said so)
+    where chroot is not allowed."""
+    chroot = shutil.which("chroot")
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or chroot is None:
+        return "chroot into the layer: skipped (needs root and chroot)"
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer)), mode="r:") as archive:
+        for member in archive.getmembers():  # exactly tar_entries(), checked before
+            target = rootfs / member.name
+            if member.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                extracted = archive.extractfile(member)
+                target.write_bytes(extracted.read() if extracted else b"")
+            target.chmod(member.mode)
+    run = subprocess.run(
+        [chroot, f"--userspec={USER}", str(rootfs), "/" + BINARY, "--version"],
+        capture_output=True, text=True, timeout=30, env={}, check=False,
+    )
+    if run.returncode == 125 and "Operation not permitted" in run.stderr:
+        return "chroot into the layer: skipped (chroot not permitted here)"
+    if run.returncode != 0 or run.stdout.strip() != expected:
+        raise LayoutError(
+            f"chrooted into the layer as {USER}: `issuer-svc --version` exit {run.returncode}, "
+            f"output {run.stdout.strip()!r} {run.stderr.strip()!r}, expected {expected!r}"
+        )
+    return f"chroot into the layer as {USER}, nothing from the host: `issuer-svc --version` → {run.stdout.strip()}"
 
 
 def git_revision() -> str | None:
