@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use super::tests::{NOW, RSA_JWK, claims, key, sign_raw_rs256, sign_rs256, source};
+use super::tests::{
+    AUDIENCE, ISSUER, NOW, RSA_JWK, claims, key, sign_raw_rs256, sign_rs256, source,
+};
 use super::*;
 
 fn verify_header(header: &str) -> Result<String, String> {
@@ -154,4 +156,33 @@ fn exp_is_bounded_by_max_lifetime() {
     assert!(verify(&src, &sign_rs256(&c, None), NOW).is_err());
     c["exp"] = json!(NOW + 600);
     assert_eq!(verify(&src, &sign_rs256(&c, None), NOW).unwrap(), "a");
+}
+
+#[test]
+fn a_claim_read_here_may_appear_once_others_are_skipped_unread() {
+    let header = r#"{"alg":"RS256"}"#;
+    let verify_with = |claims: &str| verify(&source(), &sign_raw_rs256(header, claims), NOW);
+    let base = format!(
+        r#""iss":"{ISSUER}","aud":"{AUDIENCE}","exp":{},"sub":"a""#,
+        NOW + 600
+    );
+    for twice in [
+        r#""aud":"x""#,
+        r#""exp":1"#,
+        r#""iss":"x""#,
+        r#""sub":"b""#,
+        r#""iat":1,"iat":1"#,
+        r#""nbf":1,"nbf":1"#,
+    ] {
+        assert_eq!(
+            verify_with(&format!("{{{base},{twice}}}")).unwrap_err(),
+            "the JWT's claims are not a JSON object",
+            "{twice}"
+        );
+    }
+    // Members not read here are skipped: their duplicates, depth and
+    // contents do not matter.
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let other = format!(r#"{{{base},"x":1,"x":{{"y":{deep}}},"roles":["a",{{}}]}}"#);
+    assert_eq!(verify_with(&other).unwrap(), "a");
 }
