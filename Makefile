@@ -25,7 +25,8 @@ ENVOY       := $(VENV)/bin/envoy
 WASM_TARGET := wasm32-wasip1
 RUST_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 # The filter as cargo builds it (the `wasm` profile), then as it ships: the
-# same module after `wasm-opt -Oz` (binaryen). Only the second is used.
+# same module after `wasm-opt -Os` (binaryen; -Os rather than -Oz for the
+# same reason the profile is "s": BENCHMARKS.md). Only the second is used.
 WASM_CARGO  := target/$(WASM_TARGET)/wasm/claude_wif_filter.wasm
 WASM        := target/wasm/claude_wif_filter.wasm
 # rustc's wasm32 output uses these post-MVP features; a stripped module has no
@@ -107,7 +108,7 @@ wasm: setup
 	$(CARGO) rustc --profile wasm --locked --target $(WASM_TARGET) -p claude-wif-filter --crate-type cdylib
 	@command -v wasm-opt >/dev/null || { apt-get update && apt-get install -y --no-install-recommends binaryen; }
 	@mkdir -p $(dir $(WASM))
-	wasm-opt -Oz $(WASM_OPT_FEATURES) $(WASM_CARGO) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
+	wasm-opt -Os $(WASM_OPT_FEATURES) $(WASM_CARGO) -o $(WASM).tmp && mv $(WASM).tmp $(WASM)
 	@echo "wasm: $(WASM) $$(stat -c %s $(WASM)) bytes (cargo: $$(stat -c %s $(WASM_CARGO)))"
 
 native:
