@@ -96,11 +96,22 @@ pub fn fake_claude_binary() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let output = Command::new(cargo)
-                // The same packages as `make native`: cargo resolves
-                // features per invocation, so building fake-claude alone
-                // would relink what `make build` just built.
+            // The same command as `make native` from a shell: the same
+            // packages (cargo resolves features per invocation, so building
+            // fake-claude alone would relink what `make build` just built),
+            // through rustup's `cargo` (which reads rust-toolchain.toml),
+            // without the toolchain variables this test process inherited
+            // from cargo/nextest: with them cargo reaches the toolchain by
+            // another path, and the two builds rebuild each other's output.
+            let mut command = Command::new("cargo");
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy().into_owned();
+                let keep = name == "CARGO_HOME" || name == "CARGO_TARGET_DIR";
+                if !keep && (name.starts_with("CARGO") || name.starts_with("RUSTUP_TOOLCHAIN") || name == "RUSTC") {
+                    command.env_remove(&name);
+                }
+            }
+            let output = command
                 .args(["build", "--release", "--locked", "-p", "issuer-svc", "-p", "fake-claude"])
                 .current_dir(&root)
                 .output()
