@@ -390,4 +390,55 @@ fn sweep_drops_only_expired_idle_entries() {
     assert!(entries.contains_key(&key("fresh")));
 }
 
+/// The cache is swept of expired, idle entries when a *new* key arrives at
+/// a full map, and only then: a full map of expired tokens must not grow
+/// past the threshold (memory), and a request for a key already cached must
+/// not pay for a sweep.
+#[tokio::test]
+async fn a_new_key_at_the_sweep_threshold_sweeps_expired_entries_and_a_known_key_does_not() {
+    let h = Harness::new(FakeTransport::default());
+    let expired = IssuedToken {
+        access_token: AccessToken::new("t"),
+        expires_at: UNIX_EPOCH_PLUS(1_000),
+        lifetime: Duration::from_secs(3600),
+        scope: None,
+    };
+    let fill = |service: &TokenService| {
+        let mut entries = service.inner.lock();
+        for i in entries.len()..SWEEP_THRESHOLD {
+            let key = CacheKey {
+                provider: h.provider.id.clone(),
+                subject: format!("spiffe://cluster.local/ns/demo/sa/old-{i}"),
+            };
+            let entry = Entry {
+                token: Some(expired.clone()),
+                ..Default::default()
+            };
+            entries.insert(key, entry);
+        }
+    };
+    // A key already in a full map: answered without a sweep.
+    h.token().await.unwrap();
+    fill(&h.service);
+    assert_eq!(h.service.entries(), SWEEP_THRESHOLD);
+    h.token().await.unwrap();
+    assert_eq!(
+        h.service.entries(),
+        SWEEP_THRESHOLD,
+        "a known key swept the cache"
+    );
+    // A new key at the threshold: every expired, idle entry goes.
+    let other = h
+        .service
+        .token(TokenRequestFor {
+            provider: &h.provider,
+            client_workload: "demo-app",
+            subject: "spiffe://cluster.local/ns/demo/sa/new",
+            stale_token_sha256: None,
+        })
+        .await;
+    other.unwrap();
+    assert_eq!(h.service.entries(), 2, "the expired entries were not swept");
+}
+
 mod more;
