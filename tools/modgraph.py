@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Draw the module dependency graph of a Rust crate's src/ and check it.
+
+Nodes are the crate's top-level modules (src/foo.rs and src/foo/**); an edge
+a -> b means non-test code under a names `crate::b` (in a `use` or a path).
+Test code is left out: files named tests.rs, *_tests.rs, tests_*.rs,
+test_*.rs or under a tests/ folder, and everything after a `#[cfg(test)]`
+line in any other file (the project puts its test modules last).
+
+  modgraph.py SRC_DIR              check: exit 1 and print every cycle
+  modgraph.py SRC_DIR --dot        print the graph in Graphviz DOT
+  --forbid MOD:CRATE_OR_MOD,...    also fail when MOD (or any module when MOD
+                                   is '*') uses one of the listed names;
+                                   external crates are named as in `use`
+  --allow MOD                      modules exempt from '*' rules
+"""
+import argparse
+import pathlib
+import re
+import sys
+
+CRATE_REF = re.compile(r"\bcrate::(\w+)")
+GROUP_USE = re.compile(r"\bcrate::\{([^;]*?)\}\s*;", re.S)
+EXTERN_REF = re.compile(r"(?<![:\w])(\w+)::")
+
+
+def is_test_file(rel: pathlib.PurePath) -> bool:
+    name = rel.stem
+    return (
+        "tests" in rel.parts[:-1]
+        or name == "tests"
+        or name.endswith("_tests")
+        or name.startswith("tests_")
+        or name.startswith("test_")
+    )
+
+
+def non_test_text(path: pathlib.Path) -> str:
+    lines = []
+    for line in path.read_text().splitlines():
+        if line.strip().startswith("#[cfg(test)]"):
+            break
+        code = line.split("//", 1)[0]
+        lines.append(code)
+    return "\n".join(lines)
+
+
+def top_groups(inner: str) -> list[str]:
+    """First names of each member of a `crate::{...}` group."""
+    names, depth, current = [], 0, ""
+    for ch in inner:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            names.append(current)
+            current = ""
+        else:
+            current += ch
+    names.append(current)
+    out = []
+    for member in names:
+        m = re.match(r"\s*(\w+)", member)
+        if m and m.group(1) != "self":
+            out.append(m.group(1))
+    return out
+
+
+def graph(src: pathlib.Path):
+    modules = {}
+    for path in sorted(src.rglob("*.rs")):
+        rel = path.relative_to(src)
+        if is_test_file(rel):
+            continue
+        top = rel.parts[0].removesuffix(".rs")
+        if top in ("lib", "main"):
+            continue
+        modules.setdefault(top, []).append(path)
+    edges, externs = {m: set() for m in modules}, {m: set() for m in modules}
+    for module, paths in modules.items():
+        for path in paths:
+            text = non_test_text(path)
+            targets = set(CRATE_REF.findall(text))
+            for inner in GROUP_USE.findall(text):
+                targets.update(top_groups(inner))
+            for target in targets:
+                if target in modules and target != module:
+                    edges[module].add(target)
+            externs[module].update(EXTERN_REF.findall(text))
+    return edges, externs
+
+
+def cycles(edges):
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("src", type=pathlib.Path)
+    parser.add_argument("--dot", action="store_true")
+    parser.add_argument("--forbid", action="append", default=[])
+    parser.add_argument("--allow", action="append", default=[])
+    args = parser.parse_args()
+    edges, externs = graph(args.src)
+    if args.dot:
+        print(f'digraph "{args.src}" {{')
+        for a in sorted(edges):
+            print(f'  "{a}";')
+            for b in sorted(edges[a]):
+                print(f'  "{a}" -> "{b}";')
+        print("}")
+        return 0
+    failures = []
+    for component in cycles(edges):
+        inside = [f"{a} -> {b}" for a in component for b in sorted(edges[a]) if b in component]
+        failures.append(f"{args.src}: import cycle among {', '.join(component)}: " + "; ".join(inside))
+    for rule in args.forbid:
+        who, _, names = rule.partition(":")
+        for module in sorted(edges):
+            if (who == "*" and module in args.allow) or (who != "*" and module != who):
+                continue
+            for name in names.split(","):
+                if name in edges[module] or name in externs[module]:
+                    failures.append(f"{args.src}: {module} must not use {name}")
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    if not failures:
+        count = sum(len(v) for v in edges.values())
+        print(f"{args.src}: {len(edges)} modules, {count} imports, no cycle")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
