@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::de;
 use crate::identity::{IdentitySource, MAX_METADATA_PATH};
 use crate::jwt::{Jwk, JwtKey, JwtSource, MAX_KEYS};
-use claude_wif_api::MAX_IDENTITY_LEN;
+use claude_wif_api::check_identity;
 use raw::{RawConfig, RawIdentity, RawSource, SOURCES};
 
 mod raw;
@@ -369,20 +369,10 @@ fn api_key(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn static_identity(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if value.len() > MAX_IDENTITY_LEN {
-        return Err(format!("must be at most {MAX_IDENTITY_LEN} bytes"));
-    }
-    if value
-        .chars()
-        .any(claude_wif_api::text::is_hidden_or_control)
-    {
-        return Err("must not contain control, format or separator characters".into());
-    }
-    Ok(())
+/// The identity rule shared with issuer-svc (`claude_wif_api::check_identity`),
+/// as a config error message.
+fn static_identity(value: &str) -> Result<(), String> {
+    check_identity(value).map_err(|problem| problem.to_string())
 }
 
 /// A `peer_uri_san` prefix: an identity prefix ending in `/`, so that

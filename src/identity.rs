@@ -3,9 +3,9 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::config::static_identity;
 use crate::host::{Host, unix_ms};
 use crate::jwt::{self, JwtSource};
+use claude_wif_api::check_identity;
 
 /// The Envoy property holding the first URI SAN of the downstream peer certificate.
 pub const PEER_URI_SAN_PROPERTY: [&str; 2] = ["connection", "uri_san_peer_certificate"];
@@ -172,7 +172,7 @@ fn from_metadata(
     };
     let value = String::from_utf8(value)
         .map_err(|_| invalid("it is not UTF-8 text (the path must name a string claim)".into()))?;
-    static_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
+    check_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
     Ok(value)
 }
 
@@ -200,7 +200,7 @@ fn from_header(name: &str, mut values: Vec<Vec<u8>>) -> Result<String, IdentityE
         });
     };
     let value = String::from_utf8(value).map_err(|_| invalid("the value is not UTF-8"))?;
-    static_identity(&value).map_err(|reason| invalid(&format!("the value {reason}")))?;
+    check_identity(&value).map_err(|reason| invalid(&format!("the value {reason}")))?;
     Ok(value)
 }
 
@@ -210,7 +210,7 @@ fn from_peer(value: Option<Vec<u8>>, prefix: Option<&str>) -> Result<String, Ide
     };
     let invalid = |reason: String| IdentityError::InvalidPeer { reason };
     let value = String::from_utf8(value).map_err(|_| invalid("it is not UTF-8".into()))?;
-    static_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
+    check_identity(&value).map_err(|reason| invalid(format!("it {reason}")))?;
     if let Some(prefix) = prefix
         && !value.starts_with(prefix)
     {

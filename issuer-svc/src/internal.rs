@@ -12,12 +12,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use claude_wif_api::{TOKEN_PATH, TokenRequest, TokenResponse};
+use claude_wif_api::{TOKEN_PATH, TokenRequest, TokenResponse, check_identity};
 
 use crate::error::AppError;
 use crate::keys::KeyState;
 use crate::metrics::Gauges;
-use crate::policy::{PolicyDenial, check_identity};
+use crate::policy::PolicyDenial;
 use crate::reload::Served;
 use crate::state::AppState;
 use crate::tokens::{TokenRequestFor, is_token_sha256};

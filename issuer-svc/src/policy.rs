@@ -4,28 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use claude_wif_api::{MAX_IDENTITY_LEN, text};
-
 use crate::config::{Config, IdentityPattern, ProviderConfig};
-
-/// The rules every client workload identity obeys, in config and requests.
-pub fn check_identity(text: &str) -> Result<(), String> {
-    if text.is_empty() {
-        Err("must not be empty".to_owned())
-    } else if text.len() > MAX_IDENTITY_LEN {
-        Err(format!("must be at most {MAX_IDENTITY_LEN} bytes"))
-    } else if text.chars().any(char::is_control) {
-        Err("must not contain control characters".to_owned())
-    } else if let Some(c) = text::first_hidden_or_control(text) {
-        Err(format!(
-            "must not contain Unicode format characters or line/paragraph separators \
-             (found U+{:04X}): they hide or reorder text in logs and pages",
-            u32::from(c)
-        ))
-    } else {
-        Ok(())
-    }
-}
 
 /// What a request is allowed to use.
 #[derive(Debug, Clone)]

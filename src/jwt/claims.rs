@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::JwtSource;
-use crate::config::static_identity;
+use claude_wif_api::check_identity;
 
 /// Why claims that are not one JSON object are refused.
 pub(super) const NOT_AN_OBJECT: &str = "the JWT's claims are not a JSON object";
@@ -202,7 +202,7 @@ fn check_claims(source: &JwtSource, claims: &Claims<'_>, now_s: u64) -> Result<S
     let identity = claims
         .text(&source.claim)
         .ok_or_else(|| format!("claim {} is missing or not a string", source.claim))?;
-    static_identity(identity).map_err(|reason| format!("claim {} {reason}", source.claim))?;
+    check_identity(identity).map_err(|reason| format!("claim {} {reason}", source.claim))?;
     Ok(identity.to_owned())
 }
 

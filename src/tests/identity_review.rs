@@ -48,7 +48,12 @@ fn every_source_refuses_control_format_and_separator_characters() {
     for hidden in HIDDEN {
         let spoofed = format!("spiffe://cluster.local/ns/demo/sa/app{hidden}x");
         let error = config(json!({"source": "static", "value": spoofed})).unwrap_err();
-        assert!(error.starts_with("identity.value: must not contain control, format"));
+        let rule = if hidden.is_control() {
+            "identity.value: must not contain control characters"
+        } else {
+            "identity.value: must not contain Unicode format characters or line/paragraph separators"
+        };
+        assert!(error.starts_with(rule), "{hidden:?}: {error}");
 
         let host = FakeHost::new().with_request_header("x-client-workload", &spoofed);
         assert_refused(&run(json!({"source": "header"}), host), 403, hidden);
@@ -120,7 +125,8 @@ fn peer_uri_san_prefix_is_checked() {
         (json!(""), "identity.prefix: must not be empty"),
         (
             json!("spiffe://a\u{2028}/"),
-            "identity.prefix: must not contain control",
+            "identity.prefix: must not contain Unicode format characters or line/paragraph \
+             separators (found U+2028)",
         ),
         (
             json!(7),

@@ -8,7 +8,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub mod identity;
 pub mod text;
+
+pub use identity::{IdentityProblem, check_identity};
 
 /// Path of the token endpoint on issuer-svc's internal listener.
 pub const TOKEN_PATH: &str = "/v1/token";

@@ -14,7 +14,7 @@ use super::{
     ConfigErrors, DEFAULT_AUDIENCE, DEFAULT_CLAUDE_BASE_URL, IdentityPattern, InternalApiKey,
     LoadedConfig, ProviderConfig, Scope, ServerConfig, TokenCacheConfig, parse_duration,
 };
-use crate::policy::check_identity;
+use claude_wif_api::check_identity;
 
 const LIFETIME_MIN: i64 = 300;
 const LIFETIME_MAX: i64 = 43_200;

@@ -46,7 +46,7 @@ impl Validator {
             return None;
         };
         if let Err(problem) = check_identity(text) {
-            self.error(path, problem);
+            self.error(path, problem.to_string());
             return None;
         }
         if text.trim_end_matches('*').contains('*') || text.ends_with("**") {
