@@ -149,13 +149,30 @@ impl Checks {
 
 fn validate(raw: RawConfig, identity: Option<RawSource>) -> Result<FilterConfig, ConfigErrors> {
     let mut checks = Checks(Vec::new());
-    let c = &mut checks;
-    let cluster = raw.issuer_cluster.unwrap_or_default();
+    let cluster = issuer_checks(&raw, &mut checks);
+    token_checks(&raw, &mut checks);
+    let identity = match identity {
+        Some(source) => Some(identity_source(source, &mut checks)),
+        None => {
+            let sources = SOURCES.map(|s| format!("\"{s}\"")).join(" | ");
+            let message = format!("required: {{\"source\": {sources}, …}}");
+            checks.check("identity", Err(message));
+            None
+        }
+    };
+    match identity {
+        Some(identity) if checks.0.is_empty() => Ok(filter_config(raw, cluster, identity)),
+        _ => Err(ConfigErrors(checks.0)),
+    }
+}
+
+/// Checks where issuer-svc is and how long a call may take; returns the
+/// issuer cluster.
+fn issuer_checks(raw: &RawConfig, c: &mut Checks) -> String {
+    let cluster = raw.issuer_cluster.clone().unwrap_or_default();
     if cluster.is_empty() {
-        c.check(
-            "issuer_cluster",
-            Err("required: the Envoy cluster of issuer-svc".into()),
-        );
+        let message = "required: the Envoy cluster of issuer-svc".into();
+        c.check("issuer_cluster", Err(message));
     } else {
         c.check("issuer_cluster", plain_name(&cluster, MAX_NAME_LEN));
     }
@@ -168,6 +185,12 @@ fn validate(raw: RawConfig, identity: Option<RawSource>) -> Result<FilterConfig,
         "timeout_ms",
         in_range(raw.timeout_ms, 1, MAX_TIMEOUT_MS, "milliseconds"),
     );
+    cluster
+}
+
+/// Checks the other top-level fields (in the order errors have always been
+/// reported): what is asked for, refresh times, the key, limits.
+fn token_checks(raw: &RawConfig, c: &mut Checks) {
     c.check("server_workload", server_workload(&raw.server_workload));
     c.check(
         "advisory_refresh_s",
@@ -191,36 +214,26 @@ fn validate(raw: RawConfig, identity: Option<RawSource>) -> Result<FilterConfig,
         "refresh_tick_ms",
         in_range(raw.refresh_tick_ms, 100, MAX_TIMEOUT_MS, "milliseconds"),
     );
-    let identity = match identity {
-        Some(source) => Some(identity_source(source, c)),
-        None => {
-            let sources = SOURCES.map(|s| format!("\"{s}\"")).join(" | ");
-            c.check(
-                "identity",
-                Err(format!("required: {{\"source\": {sources}, …}}")),
-            );
-            None
-        }
-    };
-    match identity {
-        Some(identity) if checks.0.is_empty() => Ok(FilterConfig {
-            issuer: IssuerConfig {
-                cluster,
-                authority: raw.issuer_authority,
-                token_path: raw.token_path,
-                timeout: Duration::from_millis(raw.timeout_ms),
-                internal_api_key: raw.internal_api_key,
-            },
-            server_workload: raw.server_workload,
-            identity,
-            refresh: RefreshPolicy {
-                advisory_s: raw.advisory_refresh_s,
-                mandatory_s: raw.mandatory_refresh_s,
-            },
-            max_identities: raw.max_identities,
-            refresh_tick: Duration::from_millis(raw.refresh_tick_ms),
-        }),
-        _ => Err(ConfigErrors(checks.0)),
+}
+
+/// The configuration of values already checked.
+fn filter_config(raw: RawConfig, cluster: String, identity: IdentitySource) -> FilterConfig {
+    FilterConfig {
+        issuer: IssuerConfig {
+            cluster,
+            authority: raw.issuer_authority,
+            token_path: raw.token_path,
+            timeout: Duration::from_millis(raw.timeout_ms),
+            internal_api_key: raw.internal_api_key,
+        },
+        server_workload: raw.server_workload,
+        identity,
+        refresh: RefreshPolicy {
+            advisory_s: raw.advisory_refresh_s,
+            mandatory_s: raw.mandatory_refresh_s,
+        },
+        max_identities: raw.max_identities,
+        refresh_tick: Duration::from_millis(raw.refresh_tick_ms),
     }
 }
 

@@ -219,26 +219,37 @@ pub(super) enum RawSource {
 
 impl RawIdentity {
     /// The source, or every unknown-member and missing-member error.
-    pub(super) fn source(self) -> Result<RawSource, Vec<ConfigError>> {
-        let error = |name: &str, message: String| {
-            ConfigError::new(format!("identity.{}", shown_name(name)), message)
+    pub(super) fn source(mut self) -> Result<RawSource, Vec<ConfigError>> {
+        let (source, allowed) = self.kind().map_err(|error| vec![error])?;
+        let mut errors = self.unknown_members(allowed);
+        let raw = self.build(source, &mut errors);
+        if errors.is_empty() {
+            Ok(raw)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The `source` named and the members it allows.
+    fn kind(&mut self) -> Result<(String, &'static [&'static str]), ConfigError> {
+        let Some(source) = self.source.take() else {
+            let message = format!("required: one of {}", one_of(&SOURCES));
+            return Err(member_error("source", message));
         };
-        let Some(source) = self.source.as_deref() else {
-            return Err(vec![error(
-                "source",
-                format!("required: one of {}", one_of(&SOURCES)),
-            )]);
-        };
-        let Some(allowed) = members(source) else {
+        let Some(allowed) = members(&source) else {
             let message = format!(
                 "unknown variant `{}`, expected one of {}",
-                shown_name(source),
+                shown_name(&source),
                 one_of(&SOURCES)
             );
-            return Err(vec![error("source", message)]);
+            return Err(member_error("source", message));
         };
-        let mut errors: Vec<ConfigError> = self
-            .names
+        Ok((source, allowed))
+    }
+
+    /// An error for each member the source does not take.
+    fn unknown_members(&self, allowed: &[&str]) -> Vec<ConfigError> {
+        self.names
             .iter()
             .filter(|name| !allowed.contains(&name.as_str()))
             .map(|name| {
@@ -247,14 +258,19 @@ impl RawIdentity {
                     shown_name(name),
                     one_of(allowed)
                 );
-                error(name, message)
+                member_error(name, message)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The source's members with their defaults; an error in `errors` for
+    /// each required member that is absent.
+    fn build(self, source: String, errors: &mut Vec<ConfigError>) -> RawSource {
         let mut required = Required {
-            source,
-            errors: &mut errors,
+            source: &source,
+            errors,
         };
-        let raw = match source {
+        match source.as_str() {
             "static" => RawSource::Static {
                 value: required.get("value", self.value),
             },
@@ -277,13 +293,13 @@ impl RawIdentity {
                 namespace: required.get("namespace", self.namespace),
                 path: required.get("path", self.path),
             },
-        };
-        if errors.is_empty() {
-            Ok(raw)
-        } else {
-            Err(errors)
         }
     }
+}
+
+/// An error about a member of the `identity` object.
+fn member_error(name: &str, message: String) -> ConfigError {
+    ConfigError::new(format!("identity.{}", shown_name(name)), message)
 }
 
 /// Collects an error for each member a source requires that is absent.
