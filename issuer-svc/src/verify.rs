@@ -5,8 +5,6 @@
 
 mod fetch;
 mod hints;
-#[cfg(test)]
-mod tests;
 
 use std::fmt;
 
@@ -408,3 +406,6 @@ pub async fn verify_configured(
     };
     Ok(verify(&ctx, request).await)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,8 +4,6 @@
 
 mod duration;
 mod raw;
-#[cfg(test)]
-mod tests;
 mod validate;
 
 use std::fmt;
@@ -304,3 +302,6 @@ impl fmt::Display for ConfigError {
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration ({} error(s))", .0.len())]
 pub struct ConfigErrors(pub Vec<ConfigError>);
+
+#[cfg(test)]
+mod tests;

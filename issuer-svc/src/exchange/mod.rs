@@ -4,8 +4,6 @@
 mod client;
 mod response;
 mod retry;
-#[cfg(test)]
-mod tests;
 
 use std::time::Duration;
 
@@ -83,3 +81,6 @@ pub fn build_exchange_request(
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

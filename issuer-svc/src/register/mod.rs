@@ -32,10 +32,6 @@ mod discover;
 mod edit;
 mod explain;
 mod plan;
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_workspace;
 pub mod token;
 mod verify_step;
 mod workspace;
@@ -194,3 +190,8 @@ pub async fn register(
     let verified = verify_step::verify(&finished, &config, &desired, path, out).await?;
     Ok(RegisterOutcome::Verified(verified))
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_workspace;

@@ -7,8 +7,6 @@
 mod attempt;
 mod refresh;
 mod snapshot;
-#[cfg(test)]
-mod tests;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -360,3 +358,6 @@ fn sweep(entries: &mut HashMap<CacheKey, Entry>, now: SystemTime) {
         entry.flight.is_some() || entry.token.as_ref().is_some_and(|t| t.expires_at > now)
     });
 }
+
+#[cfg(test)]
+mod tests;
