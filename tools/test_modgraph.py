@@ -1,0 +1,76 @@
+"""Tests of tools/modgraph.py on small crates written to a temporary folder."""
+import pathlib
+import subprocess
+import sys
+import tempfile
+import unittest
+
+TOOL = pathlib.Path(__file__).with_name("modgraph.py")
+
+
+def run(files: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    with tempfile.TemporaryDirectory() as root:
+        src = pathlib.Path(root, "src")
+        for name, text in files.items():
+            path = src / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return subprocess.run(
+            [sys.executable, str(TOOL), str(src), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+
+class ModGraph(unittest.TestCase):
+    def test_a_cycle_through_a_submodule_and_a_use_group_fails_and_is_named(self):
+        result = run(
+            {
+                "lib.rs": "mod a; mod b; mod c;",
+                "a.rs": "use crate::b::Thing;",
+                "b/mod.rs": "mod inner;",
+                "b/inner.rs": "use crate::{c::{self, More}, other};",
+                "c.rs": "fn f() { crate::a::g(); }",
+            }
+        )
+        self.assertEqual(result.returncode, 1, result.stdout)
+        self.assertIn("import cycle among a, b, c", result.stderr)
+        self.assertIn("b -> c", result.stderr)
+
+    def test_test_code_and_comments_do_not_count(self):
+        result = run(
+            {
+                "a.rs": "use crate::b::X;\n#[cfg(test)]\nmod tests { use crate::a::Y; }",
+                "b.rs": "// crate::a::Z\nfn f() {}\n#[cfg(test)]\nfn t() { crate::a::f(); }",
+                "b/tests.rs": "use crate::a::W;",
+                "c/tests_more.rs": "use crate::a::W;",
+                "c.rs": "",
+            }
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("3 modules, 1 imports, no cycle", result.stdout)
+
+    def test_a_forbidden_crate_or_module_fails_unless_allowed(self):
+        files = {
+            "adapter.rs": "use proxy_wasm::traits::Context;",
+            "core.rs": "fn f() -> proxy_wasm::types::Action { todo!() }",
+            "state.rs": "",
+            "domain.rs": "use crate::state::AppState;",
+        }
+        result = run(files, "--forbid", "*:proxy_wasm,state", "--allow", "adapter")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("core must not use proxy_wasm", result.stderr)
+        self.assertIn("domain must not use state", result.stderr)
+        self.assertNotIn("adapter", result.stderr)
+        result = run(files, "--forbid", "*:proxy_wasm", "--allow", "adapter", "--allow", "core")
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_dot_lists_every_edge(self):
+        result = run({"a.rs": "use crate::b::X;", "b.rs": ""}, "--dot")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn('"a" -> "b";', result.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
