@@ -16,9 +16,9 @@ use claude_wif_api::{TOKEN_PATH, TokenRequest, TokenResponse, check_identity};
 
 use crate::error::AppError;
 use crate::keys::KeyState;
+use crate::live_config::Served;
 use crate::metrics::Gauges;
 use crate::policy::PolicyDenial;
-use crate::reload::Served;
 use crate::state::AppState;
 use crate::tokens::{TokenRequestFor, is_token_sha256};
 

@@ -4,7 +4,9 @@
 //! Modules by noun: [`config`] (TOML, validated), [`clock`], [`keys`] (signing
 //! keys on disk, JWKS), [`signing`] (assertions), [`exchange`] (Claude's token
 //! endpoint, sans-IO), [`tokens`] (cache, single-flight, refresh), [`policy`]
-//! (access policies), [`public`] and [`internal`] (the two listeners).
+//! (access policies), [`live_config`] (the configuration being served),
+//! [`reload`] (replacing it on SIGHUP), [`public`] and [`internal`] (the two
+//! listeners).
 
 pub mod admin;
 pub mod clock;
@@ -15,6 +17,7 @@ pub mod exchange;
 pub mod http_body;
 pub mod internal;
 pub mod keys;
+pub mod live_config;
 pub mod logging;
 pub mod metrics;
 pub mod policy;

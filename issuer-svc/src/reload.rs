@@ -1,63 +1,14 @@
-//! The configuration being served, and replacing it on SIGHUP: a valid new
-//! file replaces the old one atomically (config and compiled policies
-//! together); an invalid one is rejected with its errors logged and the old
-//! one keeps serving.
+//! Replacing the served configuration on SIGHUP: a valid new file replaces
+//! the old one atomically (config and compiled policies together, in
+//! [`LiveConfig`](crate::live_config::LiveConfig)); an invalid one is
+//! rejected with its errors logged and the old one keeps serving.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
 
-use crate::config::{Config, ConfigErrors, LoadedConfig, ProviderConfig};
-use crate::policy::Policy;
+use crate::config::{Config, ConfigErrors, LoadedConfig};
+use crate::live_config::Served;
 use crate::state::AppState;
 use crate::tokens::RefreshPolicy;
-
-/// One configuration and the policies compiled from it.
-#[derive(Debug)]
-pub struct Served {
-    pub config: Config,
-    pub policy: Policy,
-}
-
-impl Served {
-    pub fn new(config: Config) -> Served {
-        Served {
-            policy: Policy::new(&config),
-            config,
-        }
-    }
-}
-
-/// The configuration currently served; readers take a snapshot
-/// ([`LiveConfig::current`]) that a reload never changes under them.
-#[derive(Debug)]
-pub struct LiveConfig {
-    current: RwLock<Arc<Served>>,
-}
-
-impl LiveConfig {
-    pub fn new(config: Config) -> LiveConfig {
-        LiveConfig {
-            current: RwLock::new(Arc::new(Served::new(config))),
-        }
-    }
-
-    /// A consistent snapshot: config and policies of the same file.
-    pub fn current(&self) -> Arc<Served> {
-        let guard = self.current.read().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(&guard)
-    }
-
-    /// The provider with `id` in the current configuration.
-    pub fn provider(&self, id: &str) -> Option<Arc<ProviderConfig>> {
-        self.current().config.provider(id).map(Arc::clone)
-    }
-
-    /// Swaps in `served`, returning the configuration it replaced.
-    fn replace(&self, served: Served) -> Arc<Served> {
-        let mut guard = self.current.write().unwrap_or_else(|p| p.into_inner());
-        std::mem::replace(&mut *guard, Arc::new(served))
-    }
-}
 
 /// What a reload changed beyond the swap itself.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -160,9 +111,6 @@ fn changed_providers(old: &Config, new: &Config) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Reloads `path` on every SIGHUP until the process ends.
 pub async fn reload_on_sighup(state: AppState, path: std::path::PathBuf) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -177,3 +125,6 @@ pub async fn reload_on_sighup(state: AppState, path: std::path::PathBuf) {
         let _ = reload_file(&state, &path);
     }
 }
+
+#[cfg(test)]
+mod tests;

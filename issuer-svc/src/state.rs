@@ -6,8 +6,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::exchange::Transport;
 use crate::keys::{KeyRing, KeySet};
+use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
-use crate::reload::LiveConfig;
 use crate::tokens::{RefreshPolicy, TokenService};
 
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 
 use super::format::{duration, relative, time};
 use crate::keys::{KeyState, KeyStatus};
-use crate::reload::Served;
+use crate::live_config::Served;
 use crate::state::AppState;
 use crate::tokens::{TokenState, TokenStatus};
 
