@@ -12,7 +12,7 @@ use issuer_svc::clock::SystemClock;
 use issuer_svc::config::{Config, LoadedConfig};
 use issuer_svc::exchange::HttpTransport;
 use issuer_svc::keys::KeyStore;
-use issuer_svc::keys::watch::{KeyWatcher, POLL_INTERVAL};
+use issuer_svc::keys::watch::POLL_INTERVAL;
 use issuer_svc::tls::TlsSource;
 use issuer_svc::{AppState, VERSION, internal_app, public_app};
 use tokio::net::TcpListener;
@@ -344,7 +344,7 @@ async fn run(config: Config, path: &Path) -> anyhow::Result<()> {
         state.clone(),
         path.to_owned(),
     ));
-    tokio::spawn(KeyWatcher::for_state(store, &state).run(POLL_INTERVAL));
+    tokio::spawn(state.key_watcher(store).run(POLL_INTERVAL));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

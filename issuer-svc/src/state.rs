@@ -1,11 +1,13 @@
-//! Shared state of both listeners.
+//! Shared state of both listeners, and where the domain modules (the served
+//! configuration, keys, tokens, metrics, clock) are wired together.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::exchange::Transport;
-use crate::keys::{KeyRing, KeySet};
+use crate::keys::watch::KeyWatcher;
+use crate::keys::{KeyRing, KeySet, KeyStore};
 use crate::live_config::LiveConfig;
 use crate::metrics::Metrics;
 use crate::tokens::{RefreshPolicy, TokenService};
@@ -45,5 +47,18 @@ impl AppState {
             metrics,
             clock,
         }
+    }
+
+    /// A watcher of `store` for this state: its key ring and clock, and the
+    /// key policy of its current configuration (so a reloaded config's
+    /// lifetimes apply).
+    pub fn key_watcher(&self, store: KeyStore) -> KeyWatcher {
+        let config = Arc::clone(&self.config);
+        KeyWatcher::new(
+            store,
+            Arc::clone(&self.keys),
+            Box::new(move || config.current().config.key_policy()),
+            Arc::clone(&self.clock),
+        )
     }
 }

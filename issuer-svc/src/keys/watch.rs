@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::{KeyPolicy, KeyRing, KeyStore};
 use crate::clock::Clock;
-use crate::state::AppState;
 
 /// How often the key directory is checked.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -34,18 +33,6 @@ impl std::fmt::Debug for KeyWatcher {
 }
 
 impl KeyWatcher {
-    /// Watches for `state`: its key ring and clock, and the key policy of
-    /// its current configuration (so a reloaded config's lifetimes apply).
-    pub fn for_state(store: KeyStore, state: &AppState) -> KeyWatcher {
-        let config = Arc::clone(&state.config);
-        KeyWatcher::new(
-            store,
-            Arc::clone(&state.keys),
-            Box::new(move || config.current().config.key_policy()),
-            Arc::clone(&state.clock),
-        )
-    }
-
     /// `policy` is asked at each check; a change rebuilds the key set.
     pub fn new(
         store: KeyStore,
