@@ -9,6 +9,7 @@
 //! listeners).
 
 pub mod admin;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod discovery;

@@ -264,9 +264,9 @@ fn keys_command(command: &KeysCommand) -> ExitCode {
         Err(code) => return code,
     };
     let result = if rotate {
-        issuer_svc::keys::commands::rotate(&loaded.config, &SystemClock)
+        issuer_svc::cli::keys::rotate(&loaded.config, &SystemClock)
     } else {
-        issuer_svc::keys::commands::list(&loaded.config, &SystemClock)
+        issuer_svc::cli::keys::list(&loaded.config, &SystemClock)
     };
     match result {
         Ok(text) => {

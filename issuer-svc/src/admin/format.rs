@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use maud::{Markup, html};
 
-use crate::keys::commands::rfc3339;
+use crate::clock::rfc3339;
 
 /// Whole seconds since the Unix epoch (0 before it).
 pub(super) fn unix(time: SystemTime) -> u64 {

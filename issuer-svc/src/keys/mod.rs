@@ -2,7 +2,6 @@
 //! metadata, rotation with publish-ahead, and the [`KeySet`] whose states
 //! (pending, active, retired, expired) are evaluated by time.
 
-pub mod commands;
 mod jwk;
 mod set;
 mod signing_key;

@@ -8,9 +8,10 @@
 //! published).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::{Algorithm, Jwks, KeyError, KeyPolicy, SigningKey};
+use crate::clock::unix;
 
 /// Where a key is in its life at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,10 +209,4 @@ impl KeySet {
         algs.dedup();
         algs
     }
-}
-
-/// Whole seconds since the Unix epoch (0 before it).
-pub fn unix(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }

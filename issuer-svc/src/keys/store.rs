@@ -13,9 +13,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::set::unix;
 use super::{Algorithm, KeyEntry, KeyError, KeyPolicy, KeySet, KeyState, PrivateKey, SigningKey};
-use crate::clock::Clock;
+use crate::clock::{Clock, unix};
 
 const KEY_EXTENSION: &str = "p8";
 const META_EXTENSION: &str = "json";

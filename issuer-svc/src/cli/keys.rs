@@ -1,12 +1,12 @@
-//! Text of `issuer-svc keys rotate` and `issuer-svc keys list`.
+//! `issuer-svc keys rotate` and `issuer-svc keys list`: run against the
+//! configured key directory, answered as the text the command prints.
 
 use std::fmt::Write;
 use std::time::SystemTime;
 
-use super::set::unix;
-use super::{KeyError, KeySet, KeyState, KeyStore, Rotation};
-use crate::clock::Clock;
+use crate::clock::{Clock, rfc3339, unix};
 use crate::config::Config;
+use crate::keys::{KeyError, KeySet, KeyState, KeyStore, Rotation};
 
 /// `issuer-svc keys rotate`: adds a key to `state_dir/keys` and describes it.
 pub fn rotate(config: &Config, clock: &dyn Clock) -> Result<String, KeyError> {
@@ -100,41 +100,13 @@ pub fn format_rotation(rotation: &Rotation, now: SystemTime) -> String {
     out
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (UTC).
-pub fn rfc3339(unix_seconds: u64) -> String {
-    let days = unix_seconds / 86_400;
-    let rest = unix_seconds % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// `civil_from_days`, for non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use std::time::Duration;
 
     use super::*;
-    use crate::clock::{Clock, ManualClock};
+    use crate::clock::ManualClock;
     use crate::keys::{Algorithm, KeyPolicy};
 
     #[test]
@@ -181,13 +153,5 @@ mod tests {
         assert!(rows[0].starts_with("KID") && rows[0].ends_with("PUBLISHED UNTIL"));
         assert!(rows[1].starts_with(&first.kid) && rows[1].contains("active"));
         assert!(rows[2].starts_with(&second.kid) && rows[2].ends_with(" -"));
-    }
-
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
     }
 }
