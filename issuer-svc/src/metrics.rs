@@ -118,46 +118,8 @@ impl Metrics {
         );
         self.render_exchanges(&mut out);
         self.render_latency(&mut out);
-        let hits = self.cache_hits.load(Ordering::Relaxed);
-        header(
-            &mut out,
-            "issuer_svc_token_cache_hits_total",
-            "Token requests answered from the cache.",
-            "counter",
-        );
-        let _ = writeln!(out, "issuer_svc_token_cache_hits_total {hits}");
-        header(
-            &mut out,
-            "issuer_svc_forced_refreshes_suppressed_total",
-            "Stale-token reports answered with the cached token: a forced re-exchange for the \
-             same provider and identity ran less than token_cache.stale_refresh_interval ago.",
-            "counter",
-        );
-        let _ = writeln!(
-            out,
-            "issuer_svc_forced_refreshes_suppressed_total {}",
-            self.forced_suppressed.load(Ordering::Relaxed)
-        );
-        header(
-            &mut out,
-            "issuer_svc_token_cache_entries",
-            "Cached tokens (and exchanges in flight) per provider and client identity.",
-            "gauge",
-        );
-        let _ = writeln!(
-            out,
-            "issuer_svc_token_cache_entries {}",
-            gauges.cache_entries
-        );
-        header(
-            &mut out,
-            "issuer_svc_signing_keys",
-            "Published signing keys by state.",
-            "gauge",
-        );
-        for (state, count) in &gauges.signing_keys {
-            let _ = writeln!(out, "issuer_svc_signing_keys{{state=\"{state}\"}} {count}");
-        }
+        self.render_cache(&mut out, gauges.cache_entries);
+        render_signing_keys(&mut out, &gauges.signing_keys);
         labelled(
             &mut out,
             "issuer_svc_config_reloads_total",
@@ -165,18 +127,40 @@ impl Metrics {
             &RELOAD_RESULTS,
             &self.reloads,
         );
-        header(
+        single(
             &mut out,
             "issuer_svc_config_loaded",
             "1 when a valid configuration is being served.",
             "gauge",
-        );
-        let _ = writeln!(
-            out,
-            "issuer_svc_config_loaded {}",
-            u8::from(gauges.config_loaded)
+            u8::from(gauges.config_loaded),
         );
         out
+    }
+
+    /// The token cache: hits, suppressed forced refreshes, and `entries`.
+    fn render_cache(&self, out: &mut String, entries: usize) {
+        single(
+            out,
+            "issuer_svc_token_cache_hits_total",
+            "Token requests answered from the cache.",
+            "counter",
+            self.cache_hits.load(Ordering::Relaxed),
+        );
+        single(
+            out,
+            "issuer_svc_forced_refreshes_suppressed_total",
+            "Stale-token reports answered with the cached token: a forced re-exchange for the \
+             same provider and identity ran less than token_cache.stale_refresh_interval ago.",
+            "counter",
+            self.forced_suppressed.load(Ordering::Relaxed),
+        );
+        single(
+            out,
+            "issuer_svc_token_cache_entries",
+            "Cached tokens (and exchanges in flight) per provider and client identity.",
+            "gauge",
+            entries,
+        );
     }
 
     fn render_exchanges(&self, out: &mut String) {
@@ -230,6 +214,25 @@ fn bump(counters: &[AtomicU64], labels: &[&str], label: &str) {
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A series without labels: its header and its one value.
+fn single(out: &mut String, name: &str, help: &str, kind: &str, value: impl std::fmt::Display) {
+    header(out, name, help, kind);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// `issuer_svc_signing_keys`: one line per key state.
+fn render_signing_keys(out: &mut String, keys: &[(&'static str, usize)]) {
+    header(
+        out,
+        "issuer_svc_signing_keys",
+        "Published signing keys by state.",
+        "gauge",
+    );
+    for (state, count) in keys {
+        let _ = writeln!(out, "issuer_svc_signing_keys{{state=\"{state}\"}} {count}");
+    }
 }
 
 fn labelled(out: &mut String, name: &str, help: &str, labels: &[&str], counters: &[AtomicU64]) {
