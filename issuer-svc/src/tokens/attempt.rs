@@ -2,15 +2,17 @@
 //! backoff and jitter while the failure is temporary, all within the
 //! `claude.timeout` budget.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 use tokio::time::Instant;
 
 use super::{Inner, IssuedToken};
 use crate::config::{ClaudeConfig, ProviderConfig};
-use crate::exchange::{ExchangeError, Refusal, Verdict, build_exchange_request, judge};
-use crate::signing::{AssertionClaims, sign};
+use crate::exchange::{
+    ExchangeError, RawResponse, Refusal, Verdict, build_exchange_request, judge,
+};
+use crate::signing::{Assertion, AssertionClaims, SignedAssertion, sign};
 
 /// How one attempt ended.
 enum Attempt {
@@ -76,28 +78,67 @@ impl Inner {
         attempt: u32,
         remaining: Duration,
     ) -> Attempt {
-        let (provider, client_workload) = (who.provider, who.client_workload);
         let sent_at = self.clock.now();
+        let SignedAssertion {
+            assertion,
+            kid,
+            jti,
+            ..
+        } = match self.sign_assertion(who, sent_at) {
+            Ok(signed) => signed,
+            Err(reason) => return Attempt::Done(Err(self.not_attempted(who, attempt, reason))),
+        };
+        let (raw, latency) = self.send(claude, who.provider, assertion, remaining).await;
+        let sent = Sent {
+            kid: &kid,
+            jti: &jti,
+            attempt,
+            status: raw.as_ref().ok().map(|raw| raw.status),
+            latency,
+        };
+        let verdict = judge(raw);
+        self.record(who, &sent, &verdict);
+        into_attempt(verdict, sent_at)
+    }
+
+    /// A new assertion for `who`, signed by the key active at `now`; the
+    /// reason when there is none.
+    fn sign_assertion(
+        &self,
+        who: &Subject<'_>,
+        now: SystemTime,
+    ) -> Result<SignedAssertion, String> {
         let keys = self.keys.current();
-        let signed = keys
-            .active(sent_at)
+        keys.active(now)
             .ok_or_else(|| "no active signing key".to_owned())
             .and_then(|key| {
-                AssertionClaims::new(provider, who.subject, self.clock.unix_seconds())
+                AssertionClaims::new(who.provider, who.subject, self.clock.unix_seconds())
                     .and_then(|claims| sign(key, &claims))
                     .map_err(|err| format!("cannot sign the assertion: {err}"))
-            });
-        let signed = match signed {
-            Ok(signed) => signed,
-            Err(reason) => {
-                let err = ExchangeError::Unavailable(reason);
-                self.metrics
-                    .exchange_attempt(err.outcome(), None, Duration::ZERO);
-                tracing::error!(target: "audit", event = "exchange", provider = %provider.id, client_workload, attempt, error = %err, "token exchange not attempted");
-                return Attempt::Done(Err(err));
-            }
-        };
-        let mut request = build_exchange_request(claude, provider, signed.assertion);
+            })
+    }
+
+    /// No assertion to send (`reason`): counted as an attempt without an
+    /// answer, audited, and final.
+    fn not_attempted(&self, who: &Subject<'_>, attempt: u32, reason: String) -> ExchangeError {
+        let (provider, client_workload) = (who.provider, who.client_workload);
+        let err = ExchangeError::Unavailable(reason);
+        self.metrics
+            .exchange_attempt(err.outcome(), None, Duration::ZERO);
+        tracing::error!(target: "audit", event = "exchange", provider = %provider.id, client_workload, attempt, error = %err, "token exchange not attempted");
+        err
+    }
+
+    /// Posts `assertion` to Claude's token endpoint, waiting at most
+    /// `remaining`; the answer and how long it took.
+    async fn send(
+        &self,
+        claude: &ClaudeConfig,
+        provider: &ProviderConfig,
+        assertion: Assertion,
+        remaining: Duration,
+    ) -> (Result<RawResponse, ExchangeError>, Duration) {
+        let mut request = build_exchange_request(claude, provider, assertion);
         request.timeout = remaining;
         let started = Instant::now();
         let raw = tokio::time::timeout(remaining, self.transport.post(request))
@@ -108,17 +149,24 @@ impl Inner {
                     millis(remaining)
                 )))
             });
-        let latency = started.elapsed();
-        let status = raw.as_ref().ok().map(|raw| raw.status);
-        let verdict = judge(raw);
-        let (result, scope) = match &verdict {
+        (raw, started.elapsed())
+    }
+
+    /// Counts the attempt by result and status, and writes its audit line.
+    fn record(&self, who: &Subject<'_>, sent: &Sent<'_>, verdict: &Verdict) {
+        let (result, scope) = match verdict {
             Verdict::Done(Ok(token)) => ("ok", token.scope.as_deref()),
             Verdict::Done(Err(err)) | Verdict::Retry { error: err, .. } => (err.outcome(), None),
         };
-        self.metrics.exchange_attempt(result, status, latency);
-        let status_label = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
-        let (kid, jti, latency_ms) = (&signed.kid, &signed.jti, millis(latency));
-        match &verdict {
+        self.metrics
+            .exchange_attempt(result, sent.status, sent.latency);
+        let (provider, client_workload) = (who.provider, who.client_workload);
+        let status_label = sent
+            .status
+            .map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let (kid, jti, latency_ms, attempt) =
+            (sent.kid, sent.jti, millis(sent.latency), sent.attempt);
+        match verdict {
             Verdict::Done(Ok(token)) => {
                 tracing::info!(target: "audit", event = "exchange", provider = %provider.id, client_workload, kid, jti, status = %status_label, latency_ms, attempt, result, scope, expires_in = token.expires_in, token = %token.access_token, "exchanged an assertion for an access token");
             }
@@ -126,15 +174,30 @@ impl Inner {
                 tracing::warn!(target: "audit", event = "exchange", provider = %provider.id, client_workload, kid, jti, status = %status_label, latency_ms, attempt, result, error = %err, "token exchange failed");
             }
         }
-        match verdict {
-            Verdict::Done(result) => Attempt::Done(result.map(|token| IssuedToken {
-                expires_at: sent_at + Duration::from_secs(token.expires_in),
-                lifetime: Duration::from_secs(token.expires_in),
-                scope: token.scope,
-                access_token: token.access_token,
-            })),
-            Verdict::Retry { error, retry_after } => Attempt::Retry { error, retry_after },
-        }
+    }
+}
+
+/// One attempt that reached the transport, as its audit line names it.
+struct Sent<'a> {
+    kid: &'a str,
+    jti: &'a str,
+    attempt: u32,
+    /// HTTP status of Claude's answer; `None` when none came.
+    status: Option<u16>,
+    latency: Duration,
+}
+
+/// The verdict as the retry loop reads it; a token's expiry counts from
+/// `sent_at`, when its assertion was signed.
+fn into_attempt(verdict: Verdict, sent_at: SystemTime) -> Attempt {
+    match verdict {
+        Verdict::Done(result) => Attempt::Done(result.map(|token| IssuedToken {
+            expires_at: sent_at + Duration::from_secs(token.expires_in),
+            lifetime: Duration::from_secs(token.expires_in),
+            scope: token.scope,
+            access_token: token.access_token,
+        })),
+        Verdict::Retry { error, retry_after } => Attempt::Retry { error, retry_after },
     }
 }
 
