@@ -1,8 +1,9 @@
-//! The proxy-wasm edge: root and HTTP contexts, and [`Host`] implemented with
-//! `proxy_wasm::hostcalls` (which return `Result`, unlike the SDK helpers
-//! that unwrap). No decisions are made here.
+//! The proxy-wasm edge: root and HTTP contexts that forward each callback
+//! to the core (`root.rs` for the root context, [`RequestFilter`] for a
+//! request), and [`Host`] implemented with `proxy_wasm::hostcalls` (which
+//! return `Result`, unlike the SDK helpers that unwrap). Only translation
+//! happens here: proxy-wasm types in, core calls, proxy-wasm types out.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,37 +11,26 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, MapType, MetricType, Status};
 
-use crate::cache;
-use crate::config::FilterConfig;
-use crate::filter::{self, BodyAction, HeadersAction, RequestFilter};
+use crate::filter::{BodyAction, HeadersAction, RequestFilter};
 use crate::host::{Host, HostError};
-use crate::stats::Stat;
-use crate::worker::{SharedWorker, Worker};
-
-/// Metric ids by [`Stat::index`]; `None` where the host refused the name.
-type Metrics = Rc<Vec<Option<u32>>>;
-
-/// Cache hits counted since the last root tick, shared by the worker's
-/// contexts: the hit path adds to it, the tick hands the sum to the host in
-/// one call (`None` without a tick: every hit is a host call).
-type PendingHits = Rc<Cell<Option<u64>>>;
+use crate::root::{self, Root};
+use crate::stats::{Metrics, Stat};
 
 /// Creates the root context (one per plugin per worker).
 pub fn new_root(context_id: u32) -> Box<dyn RootContext> {
+    let root = Root::new(context_id);
     Box::new(FilterRoot {
         host: ProxyHost {
             context_id,
-            metrics: Rc::new(Vec::new()),
-            pending_hits: Rc::new(Cell::new(None)),
+            metrics: root.metrics(),
         },
-        worker: Worker::shared(None),
+        root,
     })
 }
 
 struct FilterRoot {
     host: ProxyHost,
-    /// Shared with every HTTP context of this worker.
-    worker: SharedWorker,
+    root: Root,
 }
 
 impl Context for FilterRoot {
@@ -51,8 +41,8 @@ impl Context for FilterRoot {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        let root = self.host.context_id;
-        filter::call_answer(&self.worker, &mut self.host, root, token_id, body_size);
+        self.root
+            .on_call_answer(&mut self.host, token_id, body_size);
     }
 }
 
@@ -69,58 +59,15 @@ impl RootContext for FilterRoot {
         .ok()
         .flatten()
         .unwrap_or_default();
-        match FilterConfig::parse(&bytes) {
-            Ok(config) => {
-                log::info!(
-                    "claude-wif[root {}]: configured: issuer cluster {}, server workload {}, identity source {}",
-                    self.host.context_id,
-                    config.issuer.cluster,
-                    config.server_workload,
-                    config.identity.kind()
-                );
-                self.host.metrics = Rc::new(
-                    Stat::ALL
-                        .iter()
-                        .map(|s| hostcalls::define_metric(MetricType::Counter, s.name()).ok())
-                        .collect(),
-                );
-                cache::ensure_counter(&mut self.host, &cache::count_key(&config.server_workload));
-                self.host.pending_hits.set(Some(0));
-                if let Err(status) = hostcalls::set_tick_period(config.refresh_tick) {
-                    self.host.pending_hits.set(None);
-                    log::warn!(
-                        "claude-wif[root {}]: no background refresh (tick refused: {status:?})",
-                        self.host.context_id
-                    );
-                }
-                let ticking = self.host.pending_hits.get().is_some();
-                match self.worker.try_borrow_mut() {
-                    Ok(mut worker) => {
-                        worker.set_config(Rc::new(config));
-                        if ticking {
-                            let now_ms = crate::host::unix_ms(self.host.now());
-                            worker.join_peers(&mut self.host, now_ms);
-                        }
-                    }
-                    Err(_) => return false,
-                }
-                true
-            }
-            Err(errors) => {
-                log::error!("claude-wif: invalid plugin configuration: {errors}");
-                false
-            }
-        }
+        self.root.configure(&mut self.host, &bytes)
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
-        filter::notices(&self.worker, &mut self.host, queue_id);
+        self.root.on_queue_ready(&mut self.host, queue_id);
     }
 
     fn on_tick(&mut self) {
-        self.host.flush_hits();
-        let root = self.host.context_id;
-        filter::tick(&self.worker, &mut self.host, root);
+        self.root.on_tick(&mut self.host);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -129,10 +76,9 @@ impl RootContext for FilterRoot {
         Some(Box::new(FilterHttp {
             host: ProxyHost {
                 context_id,
-                metrics: self.host.metrics.clone(),
-                pending_hits: self.host.pending_hits.clone(),
+                metrics: self.root.metrics(),
             },
-            filter: RequestFilter::new(context_id, self.worker.clone()),
+            filter: self.root.new_request(context_id),
         }))
     }
 
@@ -154,8 +100,7 @@ impl Context for FilterHttp {
         body_size: usize,
         _num_trailers: usize,
     ) {
-        self.filter
-            .on_issuer_answer(&mut self.host, token_id, body_size);
+        root::on_request_call_answer(&self.filter, &mut self.host, token_id, body_size);
     }
 
     fn on_done(&mut self) -> bool {
@@ -203,26 +148,8 @@ fn body_action(action: BodyAction) -> Action {
 /// [`Host`] over the proxy-wasm ABI, for the context `context_id`.
 struct ProxyHost {
     context_id: u32,
-    metrics: Metrics,
-    pending_hits: PendingHits,
-}
-
-impl ProxyHost {
-    fn add_to_metric(&self, stat: Stat, n: u64) {
-        if let Some(id) = self.metrics.get(stat.index()).copied().flatten() {
-            let _ = hostcalls::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
-        }
-    }
-
-    /// Hands the cache hits counted since the last tick to the host.
-    fn flush_hits(&self) {
-        if let Some(n) = self.pending_hits.get()
-            && n > 0
-        {
-            self.pending_hits.set(Some(0));
-            self.add_to_metric(Stat::CacheHits, n);
-        }
-    }
+    /// The worker's metrics (shared with its other contexts).
+    metrics: Rc<Metrics>,
 }
 
 fn host_error(status: Status) -> HostError {
@@ -350,9 +277,20 @@ impl Host for ProxyHost {
     }
 
     fn count(&self, stat: Stat) {
-        match (stat, self.pending_hits.get()) {
-            (Stat::CacheHits, Some(n)) => self.pending_hits.set(Some(n.saturating_add(1))),
-            _ => self.add_to_metric(stat, 1),
-        }
+        self.metrics.count(stat, |id, n| {
+            let _ = self.increment_metric(id, n);
+        });
+    }
+
+    fn define_metric(&mut self, name: &str) -> Result<u32, HostError> {
+        hostcalls::define_metric(MetricType::Counter, name).map_err(host_error)
+    }
+
+    fn increment_metric(&self, id: u32, by: u64) -> Result<(), HostError> {
+        hostcalls::increment_metric(id, i64::try_from(by).unwrap_or(i64::MAX)).map_err(host_error)
+    }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        hostcalls::set_tick_period(period).map_err(host_error)
     }
 }

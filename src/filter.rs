@@ -1,7 +1,9 @@
 //! The decisions for one HTTP request: use the cached token, wait for an
 //! issuer call shared with the worker's other requests for the same key, or
 //! answer locally; and on an upstream 401, drop the token it carried.
-//! Runs over [`Host`]; knows nothing of proxy-wasm.
+//! Runs over [`Host`]; knows nothing of proxy-wasm. What happens above one
+//! request (configuration, the tick, issuer answers resuming their waiters)
+//! is in `root.rs`.
 
 use log::Level;
 
@@ -14,7 +16,7 @@ use crate::identity;
 use crate::issuer::IssuerError;
 use crate::reply::FilterError;
 use crate::stats::Stat;
-use crate::worker::{Delivery, Held, Lookup, SharedWorker};
+use crate::worker::{Held, Lookup, SharedWorker};
 
 /// What the adapter tells the proxy after the request headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,7 @@ pub struct RequestFilter {
 }
 
 impl RequestFilter {
+    /// A new request in HTTP context `ctx`, served by `worker`.
     pub fn new(ctx: u32, worker: SharedWorker) -> Self {
         Self {
             ctx,
@@ -69,6 +72,17 @@ impl RequestFilter {
             state: State::Start,
             waited: false,
         }
+    }
+
+    /// The request's HTTP context id.
+    pub fn id(&self) -> u32 {
+        self.ctx
+    }
+
+    /// The worker this request is served by (the answer to an issuer call
+    /// it made is handled there: `root::on_request_call_answer`).
+    pub fn worker(&self) -> &SharedWorker {
+        &self.worker
     }
 
     pub fn on_request_headers<H: Host>(&mut self, host: &mut H) -> HeadersAction {
@@ -128,12 +142,6 @@ impl RequestFilter {
         host.count(Stat::RequestsPaused);
         self.state = State::Waiting;
         Ok(HeadersAction::Pause)
-    }
-
-    /// The answer to an issuer call this request owns: resumes (or answers)
-    /// every request of this worker that waited for the same key.
-    pub fn on_issuer_answer<H: Host>(&mut self, host: &mut H, token_id: u32, body_size: usize) {
-        call_answer(&self.worker, host, self.ctx, token_id, body_size);
     }
 
     /// A chunk of the request body. Passes at once on a cache hit (no host
@@ -235,99 +243,8 @@ impl RequestFilter {
     }
 }
 
-/// Handles the answer to an issuer call delivered in context `current`
-/// (an HTTP context or the root), then resumes or answers its waiters.
-pub fn call_answer<H: Host>(
-    worker: &SharedWorker,
-    host: &mut H,
-    current: u32,
-    token_id: u32,
-    body_size: usize,
-) {
-    let delivery = match worker.try_borrow_mut() {
-        Ok(mut w) => w.on_call_answer(host, token_id, body_size),
-        Err(_) => None,
-    };
-    let Some(delivery) = delivery else {
-        return;
-    };
-    let stuck = deliver(host, current, delivery);
-    // A request whose headers could not be edited or resumed has not gone
-    // upstream: its body and trailers stay held.
-    if !stuck.is_empty()
-        && let Ok(mut w) = worker.try_borrow_mut()
-    {
-        for ctx in stuck {
-            w.take_forwarded(ctx);
-        }
-    }
-}
-
-/// Notices from other workers, delivered to the root context.
-pub fn notices<H: Host>(worker: &SharedWorker, host: &mut H, queue: u32) {
-    if let Ok(mut w) = worker.try_borrow_mut() {
-        w.on_notices(host, queue);
-    }
-}
-
-/// The root tick: background refreshes, and answers for requests whose call
-/// could not be re-made.
-pub fn tick<H: Host>(worker: &SharedWorker, host: &mut H, root: u32) {
-    let failed = match worker.try_borrow_mut() {
-        Ok(mut w) => w.on_tick(host),
-        Err(_) => Vec::new(),
-    };
-    for delivery in failed {
-        // Errors only: nobody is resumed.
-        deliver(host, root, delivery);
-    }
-}
-
-/// Resumes every waiter with the token, or answers each locally. Switches
-/// the effective context to each waiter and back to `current`; a waiter
-/// whose stream is gone is skipped. Returns the waiters that had a token
-/// but were not resumed.
-pub fn deliver<H: Host>(host: &mut H, current: u32, delivery: Delivery) -> Vec<u32> {
-    let mut stuck = Vec::new();
-    let mut effective = current;
-    for waiter in delivery.waiters {
-        if waiter != effective {
-            if host.set_effective_context(waiter).is_err() {
-                host.log(
-                    Level::Debug,
-                    &format!("request {waiter} is gone; not resumed"),
-                );
-                continue;
-            }
-            effective = waiter;
-        }
-        match &delivery.outcome {
-            Ok(token) => match headers::apply(host, token) {
-                Ok(()) => {
-                    if let Err(e) = host.resume_request() {
-                        stuck.push(waiter);
-                        host.log(
-                            Level::Error,
-                            &format!("could not resume request {waiter}: {e}"),
-                        );
-                    }
-                }
-                Err(e) => {
-                    stuck.push(waiter);
-                    refuse(host, &FilterError::HeaderEdit(e));
-                }
-            },
-            Err(error) => refuse(host, error),
-        }
-    }
-    if effective != current && host.set_effective_context(current).is_err() {
-        host.log(Level::Error, "could not switch back to the current context");
-    }
-    stuck
-}
-
 /// Logs `error`, counts it and answers the request locally.
-fn refuse<H: Host>(host: &mut H, error: &FilterError) {
+pub(crate) fn refuse<H: Host>(host: &mut H, error: &FilterError) {
     let reply = error.reply();
     let level = match error {
         FilterError::Identity(_) | FilterError::Issuer(IssuerError::Denied { .. }) => Level::Info,

@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn apply_stops_on_a_host_failure() {
         let mut host = FakeHost::new();
-        host.fail_header_edits = true;
+        host.fail_header_edits();
         assert!(apply(&mut host, &AccessToken::new("t")).is_err());
         assert_eq!(host.request_header("authorization"), None);
     }

@@ -95,8 +95,16 @@ pub trait Host {
     /// Makes `context_id` the context that request calls (headers, resume,
     /// reply) act on. Fails when that context no longer exists.
     fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError>;
-    /// Adds one to a counter.
+    /// Adds one to a counter. Both hosts forward this to the worker's
+    /// [`crate::stats::Metrics`], which batches cache hits when the root
+    /// says so and hands the rest to [`Host::increment_metric`].
     fn count(&self, stat: Stat);
+    /// Defines a counter metric named `name`; returns its id.
+    fn define_metric(&mut self, name: &str) -> Result<u32, HostError>;
+    /// Adds `by` to the counter metric `id`.
+    fn increment_metric(&self, id: u32, by: u64) -> Result<(), HostError>;
+    /// Asks for a root tick every `period`.
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError>;
 
     /// Registers this VM's shared queue `name`; the root context of the
     /// calling worker is told when something is put in it.

@@ -1,8 +1,10 @@
 //! claude-wif filter: a proxy-wasm filter that attaches a short-lived Claude
 //! access token (Workload Identity Federation) to each upstream request.
 //!
-//! Everything that decides is plain Rust over the [`host::Host`] trait;
-//! only `adapter` and this file touch `proxy_wasm`.
+//! Everything that decides is plain Rust over the [`host::Host`] trait: the
+//! root context's decisions in `root`, one request's in `filter`. Only
+//! `adapter` (which translates proxy-wasm callbacks and host calls) and this
+//! file touch `proxy_wasm`.
 
 mod adapter;
 pub mod cache;
@@ -16,6 +18,7 @@ pub mod issuer;
 pub mod jwt;
 pub mod peers;
 pub mod reply;
+pub mod root;
 pub mod stats;
 pub mod worker;
 

@@ -160,7 +160,7 @@ fn store_overwrites_garbage_and_reports_a_lost_race() {
         store(&mut host, "k", COUNT, 10, &entry(2_000)),
         StoreOutcome::Stored
     );
-    host.cas_race = true;
+    host.lose_cas_races();
     assert_eq!(
         store(&mut host, "k", COUNT, 10, &entry(3_000)),
         StoreOutcome::LostRace

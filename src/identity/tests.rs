@@ -64,7 +64,7 @@ fn control_characters_and_non_utf8_are_refused() {
 #[test]
 fn failed_removal_fails_closed() {
     let mut host = FakeHost::new().with_request_header(HEADER, "a");
-    host.fail_header_edits = true;
+    host.fail_header_edits();
     assert_eq!(
         resolve(&header_source(), &mut host),
         Err(IdentityError::NotRemoved {
@@ -116,7 +116,7 @@ fn metadata_source_reads_one_property_at_the_configured_path() {
         .with_request_header(HEADER, "spiffe://spoofed");
     assert_eq!(resolve(&jwt_sub(), &mut host).unwrap(), SPIFFE);
     assert_eq!(
-        *host.property_reads.borrow(),
+        host.property_reads(),
         vec![vec![
             "metadata",
             "filter_metadata",
@@ -138,7 +138,7 @@ fn metadata_keys_may_hold_dots_slashes_and_spaces() {
     let source = metadata_source("istio_authn", &[issuer, "sub"]);
     let mut host = FakeHost::new().with_metadata("istio_authn", &[issuer, "sub"], b"svc-a");
     assert_eq!(resolve(&source, &mut host).unwrap(), "svc-a");
-    assert_eq!(host.property_reads.borrow()[0][3], issuer);
+    assert_eq!(host.property_reads()[0][3], issuer);
 }
 
 #[test]
@@ -228,7 +228,7 @@ fn a_path_longer_than_the_configuration_allows_fails_closed() {
         resolve(&source, &mut host),
         Err(IdentityError::MetadataMissing { .. })
     ));
-    assert!(host.property_reads.borrow().is_empty());
+    assert!(host.property_reads().is_empty());
     let keys = ["k"; MAX_METADATA_PATH];
     let mut host = FakeHost::new().with_metadata(JWT_AUTHN, &keys, b"svc");
     let source = metadata_source(JWT_AUTHN, &keys);

@@ -1,19 +1,36 @@
-//! A recording [`Host`] for native tests: request headers, shared data,
-//! dispatched calls, local replies, resumes, counters and log lines, with a
-//! settable clock.
+//! A recording [`Host`] for native tests, set up with `with_*` builders and
+//! read with accessors: request headers, shared data (written with the real
+//! cache encoder), dispatched calls and the tokens the host gave them, local
+//! replies, resumes, metrics, queues and log lines, with a settable clock.
 //!
-//! Several requests (contexts) can live in one fake host: the per-request
-//! fields (`request_headers`, `replies`, `resumed`, `response_headers`) are
-//! those of the effective context `ctx`; the others are parked in `parked`
-//! and swapped in by `set_effective_context` / [`FakeHost::switch_to`].
+//! Several requests (contexts) can live in one fake host: the request side
+//! (request and response headers, replies, resumes) is that of the
+//! effective context; the others are parked and swapped in by
+//! `set_effective_context` / [`FakeHost::switch_to`]. [`FakeHost::new_request`]
+//! starts the next request. Counting goes through the real
+//! [`Metrics`]: the fake's own (defined, hits not batched) unless a test
+//! hands it a root's with [`FakeHost::with_metrics`].
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::host::{Host, HostError};
-use crate::stats::Stat;
+use claude_wif_api::AccessToken;
 
+use crate::cache::{self, CacheEntry, Slot};
+use crate::host::{Host, HostError, unix_ms};
+use crate::stats::{Metrics, Stat};
+
+/// The server workload of the fake's cache keys (the configuration's default).
+pub const SERVER_WORKLOAD: &str = "api.anthropic.com";
+/// The fake's clock at start.
+pub const START: Duration = Duration::from_secs(1_700_000_000);
+/// The first call token the fake gives (tests use the token of each
+/// dispatch, never this number).
+const FIRST_TOKEN: u32 = 1_001;
+
+/// An HTTP call the filter dispatched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispatch {
     pub cluster: String,
@@ -22,6 +39,7 @@ pub struct Dispatch {
     pub timeout: Duration,
 }
 
+/// A local reply the filter sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u32,
@@ -31,84 +49,149 @@ pub struct Reply {
 
 /// The per-request part of the fake host.
 #[derive(Debug, Default, Clone)]
-pub struct RequestSide {
-    pub request_headers: Vec<(String, Vec<u8>)>,
-    pub replies: Vec<Reply>,
-    pub resumed: u32,
-    pub response_headers: Vec<(String, Vec<u8>)>,
+struct RequestSide {
+    request_headers: Vec<(String, Vec<u8>)>,
+    replies: Vec<Reply>,
+    resumed: u32,
+    response_headers: Vec<(String, Vec<u8>)>,
 }
 
+/// Failure knobs.
 #[derive(Debug, Default)]
+struct Faults {
+    header_edits: bool,
+    dispatch: Option<HostError>,
+    /// Another worker writes between every read and write.
+    cas_race: bool,
+    /// A host without shared queues.
+    no_queues: bool,
+    /// A host that refuses the tick.
+    no_tick: bool,
+}
+
+/// Metric definitions and values as the host holds them.
+#[derive(Debug, Default)]
+struct MetricTable {
+    /// Names by id.
+    names: Vec<String>,
+    /// Every `define_metric` call, in order.
+    definitions: Vec<String>,
+    /// Every `increment_metric` call: (id, amount).
+    increments: RefCell<Vec<(u32, u64)>>,
+}
+
+impl MetricTable {
+    /// The id of `name`, defining it if new (as Envoy does, the same name
+    /// keeps its id).
+    fn intern(&mut self, name: &str) -> u32 {
+        let index = match self.names.iter().position(|n| n == name) {
+            Some(index) => index,
+            None => {
+                self.names.push(name.to_owned());
+                self.names.len() - 1
+            }
+        };
+        u32::try_from(index).unwrap()
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// The recording fake; see the module documentation.
+#[derive(Debug)]
 pub struct FakeHost {
-    /// The effective context.
-    pub ctx: u32,
+    /// The effective context and its request side.
+    ctx: u32,
+    side: RequestSide,
     /// The other live contexts.
-    pub parked: HashMap<u32, RequestSide>,
-    pub response_headers: Vec<(String, Vec<u8>)>,
-    pub properties: HashMap<String, Vec<u8>>,
-    pub counts: RefCell<HashMap<Stat, u64>>,
-    pub now: Option<SystemTime>,
-    pub request_headers: Vec<(String, Vec<u8>)>,
+    parked: HashMap<u32, RequestSide>,
+    properties: HashMap<String, Vec<u8>>,
+    now: SystemTime,
     /// key → (value, cas version)
-    pub shared: HashMap<String, (Vec<u8>, u32)>,
-    pub dispatches: Vec<Dispatch>,
-    pub replies: Vec<Reply>,
-    pub resumed: u32,
-    pub logs: RefCell<Vec<(log::Level, String)>>,
-    /// The issuer answer being delivered: headers and body.
-    pub call_headers: Vec<(String, Vec<u8>)>,
-    pub call_body: Option<Vec<u8>>,
-    /// Knobs for failure paths.
-    pub fail_header_edits: bool,
-    pub fail_dispatch: Option<HostError>,
-    /// Simulates another worker writing between read and write.
-    pub cas_race: bool,
-    /// Shared queues: name → id, and each id's messages.
-    pub queue_ids: HashMap<String, u32>,
-    pub queues: HashMap<u32, std::collections::VecDeque<Vec<u8>>>,
-    /// Refuse shared queues (a host without them).
-    pub no_queues: bool,
-    /// Shared-data reads so far.
-    pub shared_reads: std::cell::Cell<u32>,
-    /// Clock reads so far.
-    pub clock_reads: std::cell::Cell<u32>,
-    /// Every property path asked for, segment by segment.
-    pub property_reads: RefCell<Vec<Vec<String>>>,
+    shared: HashMap<String, (Vec<u8>, u32)>,
+    dispatches: Vec<Dispatch>,
+    /// The token given to each dispatch.
+    dispatch_tokens: Vec<u32>,
     next_token: u32,
+    /// The issuer answer being delivered: headers and body.
+    call_headers: Vec<(String, Vec<u8>)>,
+    call_body: Option<Vec<u8>>,
+    logs: RefCell<Vec<(log::Level, String)>>,
+    faults: Faults,
+    /// Shared queues: name → id, and each id's messages.
+    queue_ids: HashMap<String, u32>,
+    queues: HashMap<u32, VecDeque<Vec<u8>>>,
+    tick_period: Option<Duration>,
+    metrics: Rc<Metrics>,
+    metric_table: MetricTable,
+    shared_reads: Cell<u32>,
+    clock_reads: Cell<u32>,
+    /// Every property path asked for, segment by segment.
+    property_reads: RefCell<Vec<Vec<String>>>,
+}
+
+impl Default for FakeHost {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FakeHost {
+    /// Context 1 with no headers, at [`START`], every counter defined and
+    /// counted as it happens.
     pub fn new() -> Self {
+        let mut metric_table = MetricTable::default();
+        let metrics = Metrics::new();
+        metrics.define(|name| Some(metric_table.intern(name)));
         Self {
             ctx: 1,
-            now: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
-            next_token: 1,
-            ..Self::default()
+            side: RequestSide::default(),
+            parked: HashMap::new(),
+            properties: HashMap::new(),
+            now: UNIX_EPOCH + START,
+            shared: HashMap::new(),
+            dispatches: Vec::new(),
+            dispatch_tokens: Vec::new(),
+            next_token: FIRST_TOKEN,
+            call_headers: Vec::new(),
+            call_body: None,
+            logs: RefCell::new(Vec::new()),
+            faults: Faults::default(),
+            queue_ids: HashMap::new(),
+            queues: HashMap::new(),
+            tick_period: None,
+            metrics: Rc::new(metrics),
+            metric_table,
+            shared_reads: Cell::new(0),
+            clock_reads: Cell::new(0),
+            property_reads: RefCell::new(Vec::new()),
         }
     }
 
-    /// Makes `ctx` effective, creating it (with no headers) if it is new.
-    pub fn switch_to(&mut self, ctx: u32) {
-        if ctx == self.ctx {
-            return;
-        }
-        let next = self.parked.remove(&ctx).unwrap_or_default();
-        let current = RequestSide {
-            request_headers: std::mem::replace(&mut self.request_headers, next.request_headers),
-            replies: std::mem::replace(&mut self.replies, next.replies),
-            resumed: std::mem::replace(&mut self.resumed, next.resumed),
-            response_headers: std::mem::replace(&mut self.response_headers, next.response_headers),
-        };
-        self.parked.insert(self.ctx, current);
-        self.ctx = ctx;
+    // ---- Setup (builders) ----
+
+    /// Counts through `metrics` (a root's) instead of the fake's own.
+    pub fn with_metrics(mut self, metrics: Rc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
-    /// Ends context `ctx` (its stream is gone).
-    pub fn drop_context(&mut self, ctx: u32) {
-        if ctx == self.ctx {
-            self.switch_to(0);
-        }
-        self.parked.remove(&ctx);
+    /// The clock at `unix_s` seconds.
+    pub fn at_unix_s(mut self, unix_s: u64) -> Self {
+        self.now = UNIX_EPOCH + Duration::from_secs(unix_s);
+        self
+    }
+
+    pub fn with_request_header(mut self, name: &str, value: &str) -> Self {
+        self.add_request_header(name, value);
+        self
+    }
+
+    pub fn with_request_header_bytes(mut self, name: &str, value: Vec<u8>) -> Self {
+        self.side.request_headers.push((name.to_owned(), value));
+        self
     }
 
     pub fn with_property(mut self, path: &str, value: &[u8]) -> Self {
@@ -128,43 +211,228 @@ impl FakeHost {
         self.with_property(&key, value)
     }
 
-    pub fn count_of(&self, stat: Stat) -> u64 {
-        self.counts.borrow().get(&stat).copied().unwrap_or(0)
-    }
-
-    pub fn with_request_header(self, name: &str, value: &str) -> Self {
-        self.with_request_header_bytes(name, value.as_bytes().to_vec())
-    }
-
-    pub fn with_request_header_bytes(mut self, name: &str, value: Vec<u8>) -> Self {
-        self.request_headers.push((name.to_owned(), value));
-        self
-    }
-
+    /// Raw shared data at version 1 (for values the filter did not write).
     pub fn with_shared_data(mut self, key: &str, value: &[u8]) -> Self {
         self.shared.insert(key.to_owned(), (value.to_vec(), 1));
         self
     }
 
-    pub fn now_ms(&self) -> u64 {
-        crate::host::unix_ms(self.now())
+    /// `token` cached for `identity`, expiring `remaining` from now (a
+    /// 3600 s token, no refresh lease), written with the real encoder.
+    pub fn with_cached(mut self, identity: &str, token: &str, remaining: Duration) -> Self {
+        self.cache(identity, token, remaining);
+        self
+    }
+
+    /// Header edits fail (the host refuses them).
+    pub fn with_failing_header_edits(mut self) -> Self {
+        self.fail_header_edits();
+        self
+    }
+
+    /// Every dispatch fails with `error`.
+    pub fn with_failing_dispatch(mut self, error: HostError) -> Self {
+        self.fail_dispatch(error);
+        self
+    }
+
+    /// A host without shared queues.
+    pub fn without_queues(mut self) -> Self {
+        self.faults.no_queues = true;
+        self
+    }
+
+    /// A host that refuses the tick.
+    pub fn without_tick(mut self) -> Self {
+        self.faults.no_tick = true;
+        self
+    }
+
+    // ---- Changes during a test ----
+
+    /// Starts request `ctx`: makes it the effective context, with a fresh
+    /// request side (no headers, replies or resumes).
+    pub fn new_request(&mut self, ctx: u32) -> &mut Self {
+        self.switch_to(ctx);
+        self.side = RequestSide::default();
+        self
+    }
+
+    /// Adds a value of a request header to the effective request.
+    pub fn add_request_header(&mut self, name: &str, value: &str) -> &mut Self {
+        self.side
+            .request_headers
+            .push((name.to_owned(), value.as_bytes().to_vec()));
+        self
+    }
+
+    /// Makes `ctx` effective, creating it (with no headers) if it is new.
+    pub fn switch_to(&mut self, ctx: u32) {
+        if ctx == self.ctx {
+            return;
+        }
+        let next = self.parked.remove(&ctx).unwrap_or_default();
+        let current = std::mem::replace(&mut self.side, next);
+        self.parked.insert(self.ctx, current);
+        self.ctx = ctx;
+    }
+
+    /// Ends context `ctx` (its stream is gone).
+    pub fn drop_context(&mut self, ctx: u32) {
+        if ctx == self.ctx {
+            self.switch_to(0);
+        }
+        self.parked.remove(&ctx);
+    }
+
+    /// The upstream answers the effective request with `status`.
+    pub fn set_response_status(&mut self, status: &str) {
+        self.side.response_headers = vec![(":status".to_owned(), status.as_bytes().to_vec())];
     }
 
     pub fn advance(&mut self, by: Duration) {
-        self.now = Some(self.now() + by);
+        self.now += by;
     }
 
-    /// First value of a request header, as text.
+    /// Sets the issuer answer that the next call answer reads (no status:
+    /// the call failed or timed out).
+    pub fn answer(&mut self, status: Option<&str>, body: &str) {
+        self.call_headers = status
+            .map(|s| vec![(":status".to_owned(), s.as_bytes().to_vec())])
+            .unwrap_or_default();
+        self.call_body = Some(body.as_bytes().to_vec());
+    }
+
+    /// As [`FakeHost::with_cached`], during a test (a new version, as a
+    /// host write makes).
+    pub fn cache(&mut self, identity: &str, token: &str, remaining: Duration) {
+        let entry = CacheEntry {
+            token: AccessToken::new(token),
+            expires_at_ms: self.now_ms() + u64::try_from(remaining.as_millis()).unwrap(),
+            lifetime_s: 3600,
+            refresh_after_ms: 0,
+        };
+        self.cache_entry(identity, &entry);
+    }
+
+    /// `entry` cached for `identity` (a new version).
+    pub fn cache_entry(&mut self, identity: &str, entry: &CacheEntry) {
+        self.write_shared(&cache_key(identity), Slot::Token(entry.clone()).encode());
+    }
+
+    /// The record an upstream 401 to `token` leaves for `identity` (a new
+    /// version).
+    pub fn cache_invalidated(&mut self, identity: &str, token: &str) {
+        let record = Slot::Invalidated {
+            stale_sha256: cache::token_sha256(&AccessToken::new(token)),
+        };
+        self.write_shared(&cache_key(identity), record.encode());
+    }
+
+    /// Puts `value` under `key` at exactly `version` (what no host does
+    /// with different bytes: for tests of version checks).
+    pub fn put_shared(&mut self, key: &str, value: &[u8], version: u32) {
+        self.shared
+            .insert(key.to_owned(), (value.to_vec(), version));
+    }
+
+    pub fn remove_shared(&mut self, key: &str) {
+        self.shared.remove(key);
+    }
+
+    pub fn clear_shared(&mut self) {
+        self.shared.clear();
+    }
+
+    /// Header edits fail from now on.
+    pub fn fail_header_edits(&mut self) {
+        self.faults.header_edits = true;
+    }
+
+    /// Every dispatch fails with `error` from now on.
+    pub fn fail_dispatch(&mut self, error: HostError) {
+        self.faults.dispatch = Some(error);
+    }
+
+    /// Every compare-and-swap write fails from now on, as if another
+    /// worker wrote first.
+    pub fn lose_cas_races(&mut self) {
+        self.faults.cas_race = true;
+    }
+
+    fn write_shared(&mut self, key: &str, value: Vec<u8>) {
+        let version = self.shared.get(key).map_or(1, |(_, v)| v + 1);
+        self.shared.insert(key.to_owned(), (value, version));
+    }
+
+    // ---- What tests read ----
+
+    /// The effective context.
+    pub fn ctx(&self) -> u32 {
+        self.ctx
+    }
+
+    /// Whether context `ctx` is live (effective or parked).
+    pub fn has_context(&self, ctx: u32) -> bool {
+        ctx == self.ctx || self.parked.contains_key(&ctx)
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        unix_ms(self.now)
+    }
+
+    /// First value of a request header of the effective request, as text.
     pub fn request_header(&self, name: &str) -> Option<String> {
         self.request_header_all(name).into_iter().next()
     }
 
     pub fn request_header_all(&self, name: &str) -> Vec<String> {
-        self.request_headers
+        self.side
+            .request_headers
             .iter()
             .filter(|(n, _)| n == name)
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
             .collect()
+    }
+
+    /// The local replies sent to the effective request.
+    pub fn replies(&self) -> &[Reply] {
+        &self.side.replies
+    }
+
+    /// How often the effective request was resumed.
+    pub fn resumed(&self) -> u32 {
+        self.side.resumed
+    }
+
+    /// Every call dispatched, in order.
+    pub fn dispatches(&self) -> &[Dispatch] {
+        &self.dispatches
+    }
+
+    /// The `i`th dispatch's body as JSON.
+    pub fn dispatch_json(&self, i: usize) -> serde_json::Value {
+        serde_json::from_slice(&self.dispatches[i].body).unwrap()
+    }
+
+    /// The token the host gave the `i`th dispatch.
+    pub fn dispatch_token(&self, i: usize) -> u32 {
+        self.dispatch_tokens[i]
+    }
+
+    /// The token the host gave the latest dispatch.
+    pub fn last_dispatch_token(&self) -> u32 {
+        *self.dispatch_tokens.last().expect("nothing was dispatched")
+    }
+
+    /// A token the host never gave.
+    pub fn unknown_token(&self) -> u32 {
+        self.next_token + 1_000
+    }
+
+    /// Every shared-data entry: key → (value, version).
+    pub fn shared(&self) -> &HashMap<String, (Vec<u8>, u32)> {
+        &self.shared
     }
 
     pub fn shared_value(&self, key: &str) -> Option<String> {
@@ -173,12 +441,75 @@ impl FakeHost {
             .map(|(v, _)| String::from_utf8_lossy(v).into_owned())
     }
 
-    /// Sets the issuer answer that the next `on_issuer_answer` reads.
-    pub fn answer(&mut self, status: Option<&str>, body: &str) {
-        self.call_headers = status
-            .map(|s| vec![(":status".to_owned(), s.as_bytes().to_vec())])
-            .unwrap_or_default();
-        self.call_body = Some(body.as_bytes().to_vec());
+    /// What the cache holds for `identity`, decoded by the real decoder.
+    pub fn cached(&self, identity: &str) -> Option<Slot> {
+        let (value, _) = self.shared.get(&cache_key(identity))?;
+        Slot::decode(value)
+    }
+
+    /// Shared-data reads so far.
+    pub fn shared_reads(&self) -> u32 {
+        self.shared_reads.get()
+    }
+
+    /// Clock reads so far.
+    pub fn clock_reads(&self) -> u32 {
+        self.clock_reads.get()
+    }
+
+    /// Every property path asked for, segment by segment.
+    pub fn property_reads(&self) -> Vec<Vec<String>> {
+        self.property_reads.borrow().clone()
+    }
+
+    /// Messages waiting in shared queue `queue`.
+    pub fn queue_len(&self, queue: u32) -> usize {
+        self.queues.get(&queue).map_or(0, VecDeque::len)
+    }
+
+    /// Shared queues registered so far.
+    pub fn queues_registered(&self) -> usize {
+        self.queue_ids.len()
+    }
+
+    /// What the host has counted for `stat` (by its metric name).
+    pub fn count_of(&self, stat: Stat) -> u64 {
+        self.metric_table
+            .increments
+            .borrow()
+            .iter()
+            .filter(|(id, _)| self.metric_table.name(*id) == stat.name())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// How many `increment_metric` calls `stat` took.
+    pub fn increments_of(&self, stat: Stat) -> usize {
+        self.metric_table
+            .increments
+            .borrow()
+            .iter()
+            .filter(|(id, _)| self.metric_table.name(*id) == stat.name())
+            .count()
+    }
+
+    /// The names passed to `define_metric`, in order.
+    pub fn metric_definitions(&self) -> &[String] {
+        &self.metric_table.definitions
+    }
+
+    /// The tick period the filter asked for.
+    pub fn tick_period(&self) -> Option<Duration> {
+        self.tick_period
+    }
+
+    /// Every log line, with its level.
+    pub fn logs(&self) -> Vec<(log::Level, String)> {
+        self.logs.borrow().clone()
+    }
+
+    pub fn log_count(&self) -> usize {
+        self.logs.borrow().len()
     }
 
     pub fn all_logs(&self) -> String {
@@ -190,7 +521,7 @@ impl FakeHost {
     }
 
     fn edit(&self) -> Result<(), HostError> {
-        if self.fail_header_edits {
+        if self.faults.header_edits {
             Err(HostError::Failed(10))
         } else {
             Ok(())
@@ -198,14 +529,20 @@ impl FakeHost {
     }
 }
 
+/// The cache key of `identity` under the fake's server workload.
+pub fn cache_key(identity: &str) -> String {
+    cache::key(SERVER_WORKLOAD, identity)
+}
+
 impl Host for FakeHost {
     fn now(&self) -> SystemTime {
         self.clock_reads.set(self.clock_reads.get() + 1);
-        self.now.unwrap_or(UNIX_EPOCH)
+        self.now
     }
 
     fn request_header_values(&self, name: &str) -> Vec<Vec<u8>> {
-        self.request_headers
+        self.side
+            .request_headers
             .iter()
             .filter(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
@@ -214,20 +551,21 @@ impl Host for FakeHost {
 
     fn set_request_header(&mut self, name: &str, value: &str) -> Result<(), HostError> {
         self.edit()?;
-        self.request_headers.retain(|(n, _)| n != name);
-        self.request_headers
+        self.side.request_headers.retain(|(n, _)| n != name);
+        self.side
+            .request_headers
             .push((name.to_owned(), value.as_bytes().to_vec()));
         Ok(())
     }
 
     fn remove_request_header(&mut self, name: &str) -> Result<(), HostError> {
         self.edit()?;
-        self.request_headers.retain(|(n, _)| n != name);
+        self.side.request_headers.retain(|(n, _)| n != name);
         Ok(())
     }
 
     fn resume_request(&mut self) -> Result<(), HostError> {
-        self.resumed += 1;
+        self.side.resumed += 1;
         Ok(())
     }
 
@@ -237,7 +575,7 @@ impl Host for FakeHost {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<(), HostError> {
-        self.replies.push(Reply {
+        self.side.replies.push(Reply {
             status,
             headers: headers
                 .iter()
@@ -263,12 +601,10 @@ impl Host for FakeHost {
         cas: Option<u32>,
     ) -> Result<(), HostError> {
         let current = self.shared.get(key).map(|(_, c)| *c);
-        if self.cas_race || (cas.is_some() && cas != current) {
+        if self.faults.cas_race || (cas.is_some() && cas != current) {
             return Err(HostError::CasMismatch);
         }
-        let next = current.unwrap_or(0) + 1;
-        self.shared
-            .insert(key.to_owned(), (value.unwrap_or_default().to_vec(), next));
+        self.write_shared(key, value.unwrap_or_default().to_vec());
         Ok(())
     }
 
@@ -279,7 +615,7 @@ impl Host for FakeHost {
         body: &[u8],
         timeout: Duration,
     ) -> Result<u32, HostError> {
-        if let Some(error) = self.fail_dispatch {
+        if let Some(error) = self.faults.dispatch {
             return Err(error);
         }
         self.dispatches.push(Dispatch {
@@ -293,6 +629,7 @@ impl Host for FakeHost {
         });
         let token = self.next_token;
         self.next_token += 1;
+        self.dispatch_tokens.push(token);
         Ok(token)
     }
 
@@ -321,22 +658,50 @@ impl Host for FakeHost {
     }
 
     fn response_header(&self, name: &str) -> Option<Vec<u8>> {
-        self.response_headers
+        self.side
+            .response_headers
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
     }
 
     fn set_effective_context(&mut self, context_id: u32) -> Result<(), HostError> {
-        if context_id != self.ctx && !self.parked.contains_key(&context_id) {
+        if !self.has_context(context_id) {
             return Err(HostError::BadArgument);
         }
         self.switch_to(context_id);
         Ok(())
     }
 
+    fn count(&self, stat: Stat) {
+        self.metrics.count(stat, |id, n| {
+            let _ = self.increment_metric(id, n);
+        });
+    }
+
+    fn define_metric(&mut self, name: &str) -> Result<u32, HostError> {
+        self.metric_table.definitions.push(name.to_owned());
+        Ok(self.metric_table.intern(name))
+    }
+
+    fn increment_metric(&self, id: u32, by: u64) -> Result<(), HostError> {
+        if id as usize >= self.metric_table.names.len() {
+            return Err(HostError::BadArgument);
+        }
+        self.metric_table.increments.borrow_mut().push((id, by));
+        Ok(())
+    }
+
+    fn set_tick_period(&mut self, period: Duration) -> Result<(), HostError> {
+        if self.faults.no_tick {
+            return Err(HostError::Failed(12));
+        }
+        self.tick_period = Some(period);
+        Ok(())
+    }
+
     fn register_queue(&mut self, name: &str) -> Result<u32, HostError> {
-        if self.no_queues {
+        if self.faults.no_queues {
             return Err(HostError::Failed(12));
         }
         let next = u32::try_from(self.queue_ids.len()).unwrap() + 1;
@@ -361,9 +726,5 @@ impl Host for FakeHost {
 
     fn dequeue(&mut self, queue: u32) -> Option<Vec<u8>> {
         self.queues.get_mut(&queue)?.pop_front()
-    }
-
-    fn count(&self, stat: Stat) {
-        *self.counts.borrow_mut().entry(stat).or_default() += 1;
     }
 }

@@ -1,23 +1,16 @@
 //! Every identity source through the filter core: the identity used, the
 //! headers stripped, and the refusals (403 / 401 with Claude-style bodies).
 
-use std::rc::Rc;
-
 use serde_json::json;
 
 use super::fake_host::FakeHost;
-use crate::config::FilterConfig;
+use super::support::{ID as SPIFFE, answer, asked_identity, ok_answer, only_reply, worker};
 use crate::filter::{HeadersAction, RequestFilter};
 use crate::jwt::tests::{AUDIENCE, EC_JWK, ISSUER, NOW, RSA_JWK, claims, sign_es256, sign_rs256};
 use crate::stats::Stat;
-use crate::worker::Worker;
-
-const SPIFFE: &str = "spiffe://cluster.local/ns/demo/sa/app";
 
 fn filter(identity: serde_json::Value) -> RequestFilter {
-    let json = json!({"issuer_cluster": "issuer_svc", "identity": identity}).to_string();
-    let config = FilterConfig::parse(json.as_bytes()).unwrap();
-    RequestFilter::new(1, Worker::shared(Some(Rc::new(config))))
+    RequestFilter::new(1, worker(identity, json!({})))
 }
 
 fn jwt_filter(header: &str) -> RequestFilter {
@@ -28,25 +21,21 @@ fn jwt_filter(header: &str) -> RequestFilter {
 }
 
 fn at_now(host: FakeHost) -> FakeHost {
-    let mut host = host;
-    host.now = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW));
-    host
+    host.at_unix_s(NOW)
 }
 
 /// The identity issuer-svc was asked about.
 fn asked_for(host: &FakeHost) -> String {
-    assert_eq!(host.dispatches.len(), 1, "{:?}", host.replies);
-    let body: serde_json::Value = serde_json::from_slice(&host.dispatches[0].body).unwrap();
-    body["client_workload"].as_str().unwrap().to_owned()
+    assert_eq!(host.dispatches().len(), 1, "{:?}", host.replies());
+    asked_identity(host, 0)
 }
 
 fn refused(host: &FakeHost, status: u32, error_type: &str) -> String {
-    assert_eq!(host.replies.len(), 1);
-    assert_eq!(host.replies[0].status, status);
-    let body: serde_json::Value = serde_json::from_str(&host.replies[0].body).unwrap();
+    let (reply, body) = only_reply(host);
+    assert_eq!(reply.status, status);
     assert_eq!(body["type"], "error");
     assert_eq!(body["error"]["type"], error_type);
-    assert!(host.dispatches.is_empty());
+    assert!(host.dispatches().is_empty());
     assert_eq!(host.count_of(Stat::Denials), 1);
     body["error"]["message"].as_str().unwrap().to_owned()
 }
@@ -97,11 +86,12 @@ fn jwt_in_authorization_is_verified_stripped_and_replaced() {
         None,
         "the workload JWT never goes upstream"
     );
-    let body = json!({"access_token": "sk-ant-oat01-ours", "token_type": "Bearer",
-        "expires_in": 3600, "credential_provider": "p"})
-    .to_string();
-    host.answer(Some("200"), &body);
-    f.on_issuer_answer(&mut host, 1, body.len());
+    answer(
+        &f,
+        &mut host,
+        Some("200"),
+        &ok_answer("sk-ant-oat01-ours", 3600),
+    );
     assert_eq!(
         host.request_header_all("authorization"),
         vec!["Bearer sk-ant-oat01-ours"]

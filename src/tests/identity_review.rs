@@ -8,13 +8,12 @@ use std::rc::Rc;
 use serde_json::json;
 
 use super::fake_host::FakeHost;
+use super::support::{ID as SPIFFE, config_json};
 use crate::config::FilterConfig;
 use crate::filter::RequestFilter;
 use crate::issuer::{IssuerError, parse_response};
 use crate::jwt::tests::{AUDIENCE, ISSUER, NOW, RSA_JWK, claims, sign_rs256};
 use crate::worker::Worker;
-
-const SPIFFE: &str = "spiffe://cluster.local/ns/demo/sa/app";
 const SAN: &str = "connection.uri_san_peer_certificate";
 /// LINE SEPARATOR, PARAGRAPH SEPARATOR, RIGHT-TO-LEFT OVERRIDE, ZERO WIDTH
 /// SPACE, BYTE ORDER MARK, a C1 control (NEXT LINE), LEFT-TO-RIGHT ISOLATE.
@@ -23,8 +22,7 @@ const HIDDEN: [char; 7] = [
 ];
 
 fn config(identity: serde_json::Value) -> Result<FilterConfig, String> {
-    let json = json!({"issuer_cluster": "issuer_svc", "identity": identity}).to_string();
-    FilterConfig::parse(json.as_bytes()).map_err(|e| e.to_string())
+    FilterConfig::parse(config_json(identity, json!({})).as_bytes()).map_err(|e| e.to_string())
 }
 
 fn run(identity: serde_json::Value, mut host: FakeHost) -> FakeHost {
@@ -36,10 +34,13 @@ fn run(identity: serde_json::Value, mut host: FakeHost) -> FakeHost {
 /// Refused with `status` before issuer-svc is asked, the character neither
 /// in the reply nor in a log line.
 fn assert_refused(host: &FakeHost, status: u32, hidden: char) {
-    assert!(host.dispatches.is_empty(), "{hidden:?} reached issuer-svc");
-    assert_eq!(host.replies.len(), 1, "{hidden:?}");
-    assert_eq!(host.replies[0].status, status, "{hidden:?}");
-    assert!(!host.replies[0].body.contains(hidden), "{hidden:?}");
+    assert!(
+        host.dispatches().is_empty(),
+        "{hidden:?} reached issuer-svc"
+    );
+    assert_eq!(host.replies().len(), 1, "{hidden:?}");
+    assert_eq!(host.replies()[0].status, status, "{hidden:?}");
+    assert!(!host.replies()[0].body.contains(hidden), "{hidden:?}");
     assert!(!host.all_logs().contains(hidden), "{hidden:?}");
 }
 
@@ -62,9 +63,9 @@ fn every_source_refuses_control_format_and_separator_characters() {
         assert_refused(&run(json!({"source": "peer_uri_san"}), host), 403, hidden);
 
         let token = sign_rs256(&claims(&spoofed), None);
-        let mut host =
-            FakeHost::new().with_request_header("authorization", &format!("Bearer {token}"));
-        host.now = Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(NOW));
+        let host = FakeHost::new()
+            .with_request_header("authorization", &format!("Bearer {token}"))
+            .at_unix_s(NOW);
         let jwt = json!({"source": "jwt", "issuer": ISSUER, "audiences": [AUDIENCE],
             "keys": [serde_json::from_str::<serde_json::Value>(RSA_JWK).unwrap()]});
         assert_refused(&run(jwt, host), 401, hidden);
@@ -90,7 +91,7 @@ fn peer_uri_san_is_used_only_inside_the_trusted_prefix() {
         source.clone(),
         FakeHost::new().with_property(SAN, SPIFFE.as_bytes()),
     );
-    assert_eq!(host.dispatches.len(), 1);
+    assert_eq!(host.dispatches().len(), 1);
     for outside in [
         "spiffe://other.domain/ns/demo/sa/app",
         "spiffe://cluster.local.evil/ns/demo/sa/app",
@@ -100,14 +101,14 @@ fn peer_uri_san_is_used_only_inside_the_trusted_prefix() {
             source.clone(),
             FakeHost::new().with_property(SAN, outside.as_bytes()),
         );
-        assert!(host.dispatches.is_empty(), "{outside}");
-        assert_eq!(host.replies[0].status, 403, "{outside}");
+        assert!(host.dispatches().is_empty(), "{outside}");
+        assert_eq!(host.replies()[0].status, 403, "{outside}");
         assert!(
-            host.replies[0]
+            host.replies()[0]
                 .body
                 .contains("outside the trusted prefix spiffe://cluster.local/"),
             "{}",
-            host.replies[0].body
+            host.replies()[0].body
         );
     }
 }

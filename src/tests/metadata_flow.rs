@@ -3,38 +3,30 @@
 //! metadata is used; without it, or with a value that is not text, the
 //! request is refused 403 before issuer-svc is asked and never goes upstream.
 
-use std::rc::Rc;
-
 use serde_json::json;
 
 use super::fake_host::FakeHost;
-use crate::config::FilterConfig;
+use super::support::{ID as SPIFFE, answer, asked_identity, ok_answer, only_reply, worker};
 use crate::filter::{HeadersAction, RequestFilter};
 use crate::stats::Stat;
-use crate::worker::Worker;
 
-const SPIFFE: &str = "spiffe://cluster.local/ns/demo/sa/app";
 const JWT_AUTHN: &str = "envoy.filters.http.jwt_authn";
 const SUB: [&str; 2] = ["jwt_payload", "sub"];
 const PLACE: &str = r#"envoy.filters.http.jwt_authn ["jwt_payload", "sub"]"#;
 
 fn filter() -> RequestFilter {
-    let json = json!({"issuer_cluster": "issuer_svc", "identity":
-        {"source": "metadata", "namespace": JWT_AUTHN, "path": SUB}})
-    .to_string();
-    let config = FilterConfig::parse(json.as_bytes()).unwrap();
-    RequestFilter::new(1, Worker::shared(Some(Rc::new(config))))
+    let identity = json!({"source": "metadata", "namespace": JWT_AUTHN, "path": SUB});
+    RequestFilter::new(1, worker(identity, json!({})))
 }
 
 /// Refused 403 `permission_error` before issuer-svc was asked, nothing let
 /// upstream; returns the message.
 fn refused_403(host: &FakeHost, action: HeadersAction) -> String {
     assert_eq!(action, HeadersAction::Pause, "never continues upstream");
-    assert!(host.dispatches.is_empty(), "issuer-svc was asked");
-    assert_eq!(host.resumed, 0);
-    assert_eq!(host.replies.len(), 1);
-    assert_eq!(host.replies[0].status, 403);
-    let body: serde_json::Value = serde_json::from_str(&host.replies[0].body).unwrap();
+    assert!(host.dispatches().is_empty(), "issuer-svc was asked");
+    assert_eq!(host.resumed(), 0);
+    let (reply, body) = only_reply(host);
+    assert_eq!(reply.status, 403);
     assert_eq!(body["type"], "error");
     assert_eq!(body["error"]["type"], "permission_error");
     assert_eq!(host.count_of(Stat::Denials), 1);
@@ -48,16 +40,16 @@ fn the_metadata_value_is_the_identity_and_gets_a_token() {
         .with_request_header("x-client-workload", "spiffe://spoofed");
     let mut f = filter();
     assert_eq!(f.on_request_headers(&mut host), HeadersAction::Pause);
-    assert_eq!(host.dispatches.len(), 1);
-    let asked: serde_json::Value = serde_json::from_slice(&host.dispatches[0].body).unwrap();
-    assert_eq!(asked["client_workload"], SPIFFE);
-    assert_eq!(host.property_reads.borrow().len(), 1, "one property call");
-    let body = json!({"access_token": "sk-ant-oat01-ours", "token_type": "Bearer",
-        "expires_in": 3600, "credential_provider": "p"})
-    .to_string();
-    host.answer(Some("200"), &body);
-    f.on_issuer_answer(&mut host, 1, body.len());
-    assert_eq!(host.resumed, 1);
+    assert_eq!(host.dispatches().len(), 1);
+    assert_eq!(asked_identity(&host, 0), SPIFFE);
+    assert_eq!(host.property_reads().len(), 1, "one property call");
+    answer(
+        &f,
+        &mut host,
+        Some("200"),
+        &ok_answer("sk-ant-oat01-ours", 3600),
+    );
+    assert_eq!(host.resumed(), 1);
     assert_eq!(
         host.request_header_all("authorization"),
         vec!["Bearer sk-ant-oat01-ours"]
@@ -118,5 +110,5 @@ fn a_refused_identity_is_not_logged() {
     let action = filter().on_request_headers(&mut host);
     refused_403(&host, action);
     assert!(!host.all_logs().contains("INFO granted"));
-    assert!(!host.replies[0].body.contains("INFO granted"));
+    assert!(!host.replies()[0].body.contains("INFO granted"));
 }

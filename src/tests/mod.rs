@@ -7,3 +7,4 @@ mod identity_review;
 mod metadata_flow;
 mod peers_flow;
 mod request_flow;
+pub mod support;

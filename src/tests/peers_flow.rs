@@ -1,28 +1,20 @@
 //! Workers of one Envoy telling each other to drop a token the upstream
 //! rejected, so a hit can use the worker's own copy (no shared-data read).
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use claude_wif_api::AccessToken;
-
 use super::fake_host::FakeHost;
-use crate::cache;
-use crate::config::FilterConfig;
-use crate::filter::{self, HeadersAction, RequestFilter};
+use super::support::{ID, asked_stale_sha256, sha256_of, static_worker};
+use crate::filter::{HeadersAction, RequestFilter};
 use crate::host::Host;
 use crate::host::unix_ms;
-use crate::worker::{SharedWorker, Worker};
+use crate::root;
+use crate::worker::SharedWorker;
 
-const ID: &str = "spiffe://cluster.local/ns/demo/sa/app";
-const KEY: &str = "claude-wif/v2/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/app";
 const TOKEN: &str = "sk-ant-oat01-SHAREDtoken-ABCD";
 
 fn worker(host: &mut FakeHost, join: bool) -> SharedWorker {
-    let json = format!(
-        r#"{{"issuer_cluster":"issuer_svc","identity":{{"source":"static","value":"{ID}"}}}}"#
-    );
-    let w = Worker::shared(Some(Rc::new(FilterConfig::parse(json.as_bytes()).unwrap())));
+    let w = static_worker();
     if join {
         let now = unix_ms(host.now());
         w.borrow_mut().join_peers(host, now);
@@ -31,21 +23,19 @@ fn worker(host: &mut FakeHost, join: bool) -> SharedWorker {
 }
 
 fn cached_host() -> FakeHost {
-    let mut host = FakeHost::new();
-    let value = format!("2|{}|3600|0|{TOKEN}", host.now_ms() + 3_600_000);
-    host.shared.insert(KEY.into(), (value.into_bytes(), 1));
-    host
+    FakeHost::new().with_cached(ID, TOKEN, Duration::from_secs(3_600))
 }
 
-/// Serves one request on `worker`; returns it if it was forwarded.
+/// Serves one new request on `worker` in context `ctx`; returns it if it
+/// was forwarded.
 fn serve(w: &SharedWorker, host: &mut FakeHost, ctx: u32) -> Option<RequestFilter> {
-    host.request_headers.clear();
+    host.new_request(ctx);
     let mut filter = RequestFilter::new(ctx, w.clone());
     (filter.on_request_headers(host) == HeadersAction::Continue).then_some(filter)
 }
 
 fn rejected_sha() -> String {
-    cache::token_sha256(&AccessToken::new(TOKEN))
+    sha256_of(TOKEN)
 }
 
 #[test]
@@ -54,13 +44,13 @@ fn with_notices_a_hit_on_the_workers_copy_reads_neither_shared_data_nor_the_cloc
     let w = worker(&mut host, true);
     assert!(w.borrow().peer().is_some());
     assert!(serve(&w, &mut host, 10).is_some());
-    let (reads, clocks) = (host.shared_reads.get(), host.clock_reads.get());
+    let (reads, clocks) = (host.shared_reads(), host.clock_reads());
     for ctx in 11..20 {
         assert!(serve(&w, &mut host, ctx).is_some());
     }
-    assert_eq!(host.shared_reads.get(), reads, "hits read no shared data");
+    assert_eq!(host.shared_reads(), reads, "hits read no shared data");
     assert_eq!(
-        host.clock_reads.get(),
+        host.clock_reads(),
         clocks,
         "hits judge freshness by the worker's clock"
     );
@@ -72,14 +62,13 @@ fn with_notices_a_hit_on_the_workers_copy_reads_neither_shared_data_nor_the_cloc
 
 #[test]
 fn without_queues_every_request_reads_shared_data() {
-    let mut host = cached_host();
-    host.no_queues = true;
+    let mut host = cached_host().without_queues();
     let w = worker(&mut host, true);
     assert!(w.borrow().peer().is_none());
     assert!(serve(&w, &mut host, 10).is_some());
-    let reads = host.shared_reads.get();
+    let reads = host.shared_reads();
     assert!(serve(&w, &mut host, 11).is_some());
-    assert_eq!(host.shared_reads.get(), reads + 1);
+    assert_eq!(host.shared_reads(), reads + 1);
 }
 
 #[test]
@@ -93,19 +82,19 @@ fn a_401_on_one_worker_makes_the_others_drop_their_copy() {
     let mut on_a = serve(&a, &mut host, 10).unwrap();
     assert!(serve(&b, &mut host, 20).is_some());
 
-    host.response_headers = vec![(":status".into(), b"401".to_vec())];
+    host.switch_to(10);
+    host.set_response_status("401");
     on_a.on_response_headers(&mut host);
-    assert_eq!(host.queues[&pb.queue].len(), 1, "b was told");
-    assert!(host.queues[&pa.queue].is_empty(), "a does not tell itself");
+    assert_eq!(host.queue_len(pb.queue), 1, "b was told");
+    assert_eq!(host.queue_len(pa.queue), 0, "a does not tell itself");
     // Until the notice is delivered b still holds its copy; then it drops it.
     assert!(serve(&b, &mut host, 21).is_some());
-    filter::notices(&b, &mut host, pb.queue);
+    root::notices(&b, &mut host, pb.queue);
     assert!(
         serve(&b, &mut host, 22).is_none(),
         "b waits for a new token"
     );
-    let body: serde_json::Value = serde_json::from_slice(&host.dispatches[0].body).unwrap();
-    assert_eq!(body["stale_token_sha256"], rejected_sha().as_str());
+    assert_eq!(asked_stale_sha256(&host, 0), Some(rejected_sha()));
     // a dropped its own copy without a notice.
     assert!(serve(&a, &mut host, 11).is_none());
 }
@@ -118,13 +107,11 @@ fn workers_that_stopped_ticking_are_not_told() {
     let pb = b.borrow().peer().unwrap();
     let mut on_a = serve(&a, &mut host, 10).unwrap();
     host.advance(Duration::from_secs(10));
-    filter::tick(&a, &mut host, 1);
-    host.response_headers = vec![(":status".into(), b"401".to_vec())];
+    root::tick(&a, &mut host, 1);
+    host.switch_to(10);
+    host.set_response_status("401");
     on_a.on_response_headers(&mut host);
-    assert!(
-        host.queues[&pb.queue].is_empty(),
-        "b has not ticked for 10 s"
-    );
+    assert_eq!(host.queue_len(pb.queue), 0, "b has not ticked for 10 s");
 }
 
 #[test]
@@ -133,10 +120,10 @@ fn two_workers_holding_one_number_are_told_apart_at_the_next_tick() {
     let a = worker(&mut host, true);
     let first = a.borrow().peer().unwrap();
     // The counter was re-created under a's feet: b takes the same number.
-    host.shared.remove("claude-wif/v2-workers");
+    host.remove_shared("claude-wif/v2-workers");
     let b = worker(&mut host, true);
     assert_eq!(b.borrow().peer().unwrap().index, first.index);
-    filter::tick(&a, &mut host, 1);
+    root::tick(&a, &mut host, 1);
     let moved = a.borrow().peer().unwrap();
     assert_ne!(moved.index, first.index);
     assert_ne!(moved.queue, b.borrow().peer().unwrap().queue);
@@ -144,9 +131,7 @@ fn two_workers_holding_one_number_are_told_apart_at_the_next_tick() {
 
 /// Caches `TOKEN` expiring `remaining_ms` after the host's current time.
 fn cache_for(host: &mut FakeHost, remaining_ms: u64) {
-    let value = format!("2|{}|3600|0|{TOKEN}", host.now_ms() + remaining_ms);
-    let cas = host.shared.get(KEY).map_or(1, |(_, c)| c + 1);
-    host.shared.insert(KEY.into(), (value.into_bytes(), cas));
+    host.cache(ID, TOKEN, Duration::from_millis(remaining_ms));
 }
 
 #[test]
@@ -157,12 +142,12 @@ fn a_copy_near_its_mandatory_window_is_judged_by_the_host_clock() {
     cache_for(&mut host, 31_500);
     let w = worker(&mut host, true);
     assert!(serve(&w, &mut host, 10).is_some());
-    let clocks = host.clock_reads.get();
+    let clocks = host.clock_reads();
     assert!(
         serve(&w, &mut host, 11).is_some(),
         "31.5 s left by the host clock: usable"
     );
-    assert_eq!(host.clock_reads.get(), clocks + 1);
+    assert_eq!(host.clock_reads(), clocks + 1);
 }
 
 #[test]
@@ -192,7 +177,7 @@ fn a_tick_moves_the_workers_clock() {
     let w = worker(&mut host, true);
     assert!(serve(&w, &mut host, 10).is_some());
     host.advance(Duration::from_secs(3_600));
-    filter::tick(&w, &mut host, 1);
+    root::tick(&w, &mut host, 1);
     assert!(
         serve(&w, &mut host, 11).is_none(),
         "expired by the tick's clock: waits"

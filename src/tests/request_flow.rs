@@ -1,53 +1,64 @@
 //! One request through the filter core, end to end, against the fake host.
 
-use std::rc::Rc;
 use std::time::Duration;
 
-use super::fake_host::{Dispatch, FakeHost};
-use crate::config::FilterConfig;
+use serde_json::json;
+
+use super::fake_host::{Dispatch, FakeHost, cache_key};
+use super::support::{
+    API_KEY, ID, TOKEN, answer, assert_not_logged, bearer, ok_answer, only_reply, sha256_of,
+    token_entry,
+};
+use crate::cache::Slot;
 use crate::filter::{HeadersAction, RequestFilter};
 use crate::host::HostError;
-use crate::worker::Worker;
+use crate::root;
+use crate::worker::{SharedWorker, Worker};
 
-const ID: &str = "spiffe://cluster.local/ns/demo/sa/app";
-const KEY: &str = "claude-wif/v2/api.anthropic.com/spiffe://cluster.local/ns/demo/sa/app";
-const TOKEN: &str = "sk-ant-oat01-FRESHtoken-WXYZ";
-const API_KEY: &str = "internal-key-SECRET-9876";
+/// A worker with `identity` and the internal API key.
+fn worker_with(identity: serde_json::Value) -> SharedWorker {
+    super::support::worker(identity, json!({"internal_api_key": API_KEY}))
+}
 
-fn config(identity: &str) -> Rc<FilterConfig> {
-    let json = format!(
-        r#"{{"issuer_cluster":"issuer_svc","identity":{identity},"internal_api_key":"{API_KEY}"}}"#
-    );
-    Rc::new(FilterConfig::parse(json.as_bytes()).unwrap())
+fn static_worker() -> SharedWorker {
+    worker_with(super::support::static_identity())
 }
 
 fn static_filter() -> RequestFilter {
-    RequestFilter::new(
-        1,
-        Worker::shared(Some(config(&format!(
-            r#"{{"source":"static","value":"{ID}"}}"#
-        )))),
-    )
+    RequestFilter::new(1, static_worker())
 }
 
 fn header_filter() -> RequestFilter {
-    RequestFilter::new(1, Worker::shared(Some(config(r#"{"source":"header"}"#))))
+    RequestFilter::new(1, worker_with(json!({"source": "header"})))
 }
 
-/// A client request as an SDK would send it, with its own credentials.
+/// The headers of a client request as an SDK would send it, with its own
+/// credentials.
+const CLIENT: [(&str, &str); 4] = [
+    (":path", "/v1/messages"),
+    ("x-api-key", "sk-ant-api03-client"),
+    ("authorization", "Bearer client"),
+    ("anthropic-beta", "prompt-caching-2024-07-31"),
+];
+
+/// Starts request `ctx` as the client sends it.
+fn client(host: &mut FakeHost, ctx: u32) {
+    host.new_request(ctx);
+    for (name, value) in CLIENT {
+        host.add_request_header(name, value);
+    }
+}
+
+/// A fake host with the client's request in context 1.
 fn client_request() -> FakeHost {
-    FakeHost::new()
-        .with_request_header(":path", "/v1/messages")
-        .with_request_header("x-api-key", "sk-ant-api03-client")
-        .with_request_header("authorization", "Bearer client")
-        .with_request_header("anthropic-beta", "prompt-caching-2024-07-31")
+    let mut host = FakeHost::new();
+    client(&mut host, 1);
+    host
 }
 
 /// Caches `TOKEN` with `remaining_ms` left.
-fn cached(mut host: FakeHost, remaining_ms: u64) -> FakeHost {
-    let value = format!("2|{}|3600|0|{TOKEN}", host.now_ms() + remaining_ms);
-    host = host.with_shared_data(KEY, value.as_bytes());
-    host
+fn cached(host: FakeHost, remaining_ms: u64) -> FakeHost {
+    host.with_cached(ID, TOKEN, Duration::from_millis(remaining_ms))
 }
 
 fn assert_forwarded_with_token(host: &FakeHost) {
@@ -60,7 +71,7 @@ fn assert_forwarded_with_token(host: &FakeHost) {
         host.request_header_all("anthropic-beta"),
         vec!["prompt-caching-2024-07-31,oauth-2025-04-20"]
     );
-    assert!(host.replies.is_empty(), "{:?}", host.replies);
+    assert!(host.replies().is_empty(), "{:?}", host.replies());
 }
 
 fn assert_not_forwarded(host: &FakeHost, status: u32, message: &str) {
@@ -73,14 +84,12 @@ fn assert_not_forwarded(host: &FakeHost, status: u32, message: &str) {
     if status == 503 {
         headers.push(("retry-after".to_owned(), "5".to_owned()));
     }
-    let body =
-        serde_json::json!({"type": "error", "error": {"type": error_type, "message": message}});
-    assert_eq!(host.replies.len(), 1, "{:?}", host.replies);
-    assert_eq!(host.replies[0].status, status);
-    assert_eq!(host.replies[0].headers, headers);
-    let got: serde_json::Value = serde_json::from_str(&host.replies[0].body).unwrap();
+    let body = json!({"type": "error", "error": {"type": error_type, "message": message}});
+    let (reply, got) = only_reply(host);
+    assert_eq!(reply.status, status);
+    assert_eq!(reply.headers, headers);
     assert_eq!(got, body);
-    assert_eq!(host.resumed, 0);
+    assert_eq!(host.resumed(), 0);
     assert_ne!(
         host.request_header("authorization"),
         Some(format!("Bearer {TOKEN}")),
@@ -89,9 +98,7 @@ fn assert_not_forwarded(host: &FakeHost, status: u32, message: &str) {
 }
 
 fn assert_no_secret_logged(host: &FakeHost) {
-    let logs = host.all_logs();
-    assert!(!logs.contains("FRESHtoken"), "{logs}");
-    assert!(!logs.contains("SECRET"), "{logs}");
+    assert_not_logged(host, &[]);
 }
 
 /// Runs a miss up to the dispatch, then delivers `status`/`body` as the answer.
@@ -99,33 +106,27 @@ fn miss_then_answer(status: Option<&str>, body: &str) -> FakeHost {
     let mut filter = static_filter();
     let mut host = client_request();
     assert_eq!(filter.on_request_headers(&mut host), HeadersAction::Pause);
-    host.answer(status, body);
-    filter.on_issuer_answer(&mut host, 1, body.len());
+    answer(&filter, &mut host, status, body);
     assert_no_secret_logged(&host);
     host
-}
-
-fn ok_answer(token: &str) -> String {
-    serde_json::json!({
-        "access_token": token, "token_type": "Bearer",
-        "expires_in": 3540, "credential_provider": "claude-prod",
-    })
-    .to_string()
 }
 
 #[test]
 fn hit_path_edits_headers_and_does_no_io() {
     let mut host = cached(client_request(), 120_001);
-    let before = host.shared.clone();
+    let before = host.shared().clone();
     assert_eq!(
         static_filter().on_request_headers(&mut host),
         HeadersAction::Continue
     );
     assert_forwarded_with_token(&host);
-    assert!(host.dispatches.is_empty());
-    assert_eq!(host.shared, before);
+    assert!(host.dispatches().is_empty());
+    assert_eq!(host.shared(), &before);
     assert_no_secret_logged(&host);
-    assert!(host.all_logs().contains("…WXYZ"), "{}", host.all_logs());
+    assert!(
+        host.all_logs().contains("…WXYZ"),
+        "the token's tail is logged"
+    );
 }
 
 #[test]
@@ -136,7 +137,7 @@ fn token_due_for_advisory_refresh_is_still_used_without_waiting() {
         HeadersAction::Continue
     );
     assert_forwarded_with_token(&host);
-    assert!(host.dispatches.is_empty());
+    assert!(host.dispatches().is_empty());
 }
 
 #[test]
@@ -146,7 +147,7 @@ fn token_at_mandatory_boundary_is_not_used() {
         static_filter().on_request_headers(&mut host),
         HeadersAction::Pause
     );
-    assert_eq!(host.dispatches.len(), 1);
+    assert_eq!(host.dispatches().len(), 1);
     assert_eq!(
         host.request_header("authorization").as_deref(),
         Some("Bearer client")
@@ -155,12 +156,12 @@ fn token_at_mandatory_boundary_is_not_used() {
 
 #[test]
 fn unreadable_cache_value_is_a_miss() {
-    let mut host = client_request().with_shared_data(KEY, b"{\"not\":\"ours\"}");
+    let mut host = client_request().with_shared_data(&cache_key(ID), b"{\"not\":\"ours\"}");
     assert_eq!(
         static_filter().on_request_headers(&mut host),
         HeadersAction::Pause
     );
-    assert_eq!(host.dispatches.len(), 1);
+    assert_eq!(host.dispatches().len(), 1);
 }
 
 #[test]
@@ -185,9 +186,9 @@ fn miss_dispatches_exactly_the_token_request_and_pauses() {
         body: br#"{"client_workload":"spiffe://cluster.local/ns/demo/sa/app","server_workload":"api.anthropic.com"}"#.to_vec(),
         timeout: Duration::from_millis(5000),
     };
-    assert_eq!(host.dispatches, vec![expected]);
-    assert!(host.replies.is_empty());
-    assert_eq!(host.resumed, 0);
+    assert_eq!(host.dispatches(), [expected]);
+    assert!(host.replies().is_empty());
+    assert_eq!(host.resumed(), 0);
     assert_no_secret_logged(&host);
 }
 
@@ -198,27 +199,28 @@ fn ok_answer_stores_the_token_edits_headers_and_resumes() {
     assert_eq!(filter.on_request_headers(&mut host), HeadersAction::Pause);
     host.advance(Duration::from_millis(250));
     let answered_at = host.now_ms();
-    let body = ok_answer(TOKEN);
-    host.answer(Some("200"), &body);
-    filter.on_issuer_answer(&mut host, 1, body.len());
+    answer(&filter, &mut host, Some("200"), &ok_answer(TOKEN, 3540));
 
     assert_eq!(
-        host.shared_value(KEY),
-        Some(format!("2|{}|3540|0|{TOKEN}", answered_at + 3_540_000))
+        host.cached(ID),
+        Some(Slot::Token(token_entry(
+            TOKEN,
+            answered_at + 3_540_000,
+            3540
+        )))
     );
     assert_forwarded_with_token(&host);
-    assert_eq!(host.resumed, 1);
+    assert_eq!(host.resumed(), 1);
     assert_no_secret_logged(&host);
 
-    // The next request of this identity is a hit.
-    let mut next = client_request();
-    next.shared = host.shared.clone();
-    next.now = host.now;
+    // The next request of this identity (on another worker) is a hit.
+    let dispatched = host.dispatches().len();
+    client(&mut host, 2);
     assert_eq!(
-        static_filter().on_request_headers(&mut next),
+        RequestFilter::new(2, static_worker()).on_request_headers(&mut host),
         HeadersAction::Continue
     );
-    assert!(next.dispatches.is_empty());
+    assert_eq!(host.dispatches().len(), dispatched, "no new dispatch");
 }
 
 #[test]
@@ -232,7 +234,7 @@ fn forbidden_answer_gives_403_with_the_issuer_description() {
         403,
         "claude-wif: access denied by issuer-svc: no access policy grants spiffe://x",
     );
-    assert!(host.shared.is_empty());
+    assert!(host.shared().is_empty());
 }
 
 #[test]
@@ -266,27 +268,26 @@ fn unparseable_ok_body_gives_503() {
         503,
         "claude-wif: issuer-svc answered status 200: answer body is not a token response (line 1 column 1)",
     );
-    assert!(host.shared.is_empty());
+    assert!(host.shared().is_empty());
 }
 
 #[test]
 fn token_with_a_newline_is_refused() {
     let host = miss_then_answer(
         Some("200"),
-        &ok_answer("sk-ant-oat01-FRESHtoken\nx-injected: 1"),
+        &ok_answer("sk-ant-oat01-FRESHtoken\nx-injected: 1", 3540),
     );
     assert_not_forwarded(
         &host,
         503,
         "claude-wif: issuer-svc answered status 200: access_token is empty or contains whitespace, control or non-ASCII characters",
     );
-    assert!(host.shared.is_empty());
+    assert!(host.shared().is_empty());
 }
 
 #[test]
 fn failed_dispatch_gives_503() {
-    let mut host = client_request();
-    host.fail_dispatch = Some(HostError::BadArgument);
+    let mut host = client_request().with_failing_dispatch(HostError::BadArgument);
     assert_eq!(
         static_filter().on_request_headers(&mut host),
         HeadersAction::Pause
@@ -294,8 +295,7 @@ fn failed_dispatch_gives_503() {
     assert_not_forwarded(&host, 503, "claude-wif: could not call issuer-svc");
     assert!(
         host.all_logs().contains("cluster issuer_svc: bad argument"),
-        "{}",
-        host.all_logs()
+        "the dispatch error is logged"
     );
 }
 
@@ -316,8 +316,7 @@ fn header_identity_is_used_for_the_key_and_removed() {
         HeadersAction::Pause
     );
     assert_eq!(host.request_header("x-client-workload"), None);
-    let body: serde_json::Value = serde_json::from_slice(&host.dispatches[0].body).unwrap();
-    assert_eq!(body["client_workload"], "spiffe://other");
+    assert_eq!(super::support::asked_identity(&host, 0), "spiffe://other");
 }
 
 #[test]
@@ -332,13 +331,12 @@ fn missing_header_identity_gives_403() {
         403,
         "claude-wif: request has no client workload identity (header x-client-workload)",
     );
-    assert!(host.dispatches.is_empty());
+    assert!(host.dispatches().is_empty());
 }
 
 #[test]
 fn header_edit_failure_on_a_hit_gives_503() {
-    let mut host = cached(client_request(), 600_000);
-    host.fail_header_edits = true;
+    let mut host = cached(client_request(), 600_000).with_failing_header_edits();
     assert_eq!(
         static_filter().on_request_headers(&mut host),
         HeadersAction::Pause
@@ -365,15 +363,15 @@ fn answers_to_other_calls_are_ignored() {
     let mut filter = static_filter();
     let mut host = client_request();
     assert_eq!(filter.on_request_headers(&mut host), HeadersAction::Pause);
-    let body = ok_answer(TOKEN);
-    host.answer(Some("200"), &body);
-    filter.on_issuer_answer(&mut host, 99, body.len());
-    assert!(host.replies.is_empty());
-    assert_eq!(host.resumed, 0);
-    assert!(host.shared.is_empty());
+    let body = ok_answer(TOKEN, 3540);
+    let other = host.unknown_token();
+    super::support::answer_call(&filter, &mut host, other, Some("200"), &body);
+    assert!(host.replies().is_empty());
+    assert_eq!(host.resumed(), 0);
+    assert!(host.shared().is_empty());
     // The real answer still completes the request.
-    filter.on_issuer_answer(&mut host, 1, body.len());
-    assert_eq!(host.resumed, 1);
+    answer(&filter, &mut host, Some("200"), &body);
+    assert_eq!(host.resumed(), 1);
 }
 
 #[test]
@@ -382,35 +380,35 @@ fn a_newer_token_from_another_worker_is_kept() {
     let mut host = client_request();
     assert_eq!(filter.on_request_headers(&mut host), HeadersAction::Pause);
     // Meanwhile another worker cached a token valid for longer.
-    let newer = format!("2|{}|7200|0|sk-ant-oat01-other", host.now_ms() + 7_200_000);
-    host = host.with_shared_data(KEY, newer.as_bytes());
-    let body = ok_answer(TOKEN);
-    host.answer(Some("200"), &body);
-    filter.on_issuer_answer(&mut host, 1, body.len());
-    assert_eq!(host.shared_value(KEY), Some(newer));
+    let newer = token_entry("sk-ant-oat01-other", host.now_ms() + 7_200_000, 7200);
+    host.cache_entry(ID, &newer);
+    answer(&filter, &mut host, Some("200"), &ok_answer(TOKEN, 3540));
+    assert_eq!(host.cached(ID), Some(Slot::Token(newer)));
     assert_forwarded_with_token(&host);
-    assert_eq!(host.resumed, 1);
+    assert_eq!(host.resumed(), 1);
 }
 
 #[test]
 fn refused_requests_are_logged_with_their_status() {
     let host = miss_then_answer(None, "");
-    let logs = host.logs.borrow();
+    let logs = host.logs();
     assert!(logs.iter().any(|(level, line)| *level == log::Level::Warn
         && line == "refused the request (503): issuer-svc did not answer (timeout or connection failure)"));
 }
 
-/// One worker serving `n` requests in turn on a fresh request side each;
-/// returns the `authorization` each one was forwarded with (None: paused or answered).
+/// One worker serving `n` requests in turn, each a new request (contexts
+/// `first`, `first + 1`, …); returns the `authorization` each one was
+/// forwarded with (None: paused or answered).
 fn forwarded_bearers(
-    worker: &crate::worker::SharedWorker,
+    worker: &SharedWorker,
     host: &mut FakeHost,
+    first: u32,
     n: u32,
 ) -> Vec<Option<String>> {
-    (0..n)
-        .map(|i| {
-            host.request_headers.clear();
-            let mut filter = RequestFilter::new(100 + i, worker.clone());
+    (first..first + n)
+        .map(|ctx| {
+            host.new_request(ctx);
+            let mut filter = RequestFilter::new(ctx, worker.clone());
             match filter.on_request_headers(host) {
                 HeadersAction::Continue => host.request_header("authorization"),
                 HeadersAction::Pause => None,
@@ -419,50 +417,37 @@ fn forwarded_bearers(
         .collect()
 }
 
-fn static_worker() -> crate::worker::SharedWorker {
-    Worker::shared(Some(config(&format!(
-        r#"{{"source":"static","value":"{ID}"}}"#
-    ))))
-}
-
-fn bearer_of(token: &str) -> Option<String> {
-    Some(format!("Bearer {token}"))
-}
-
 #[test]
 fn a_hit_decodes_an_entry_once_per_version() {
     let worker = static_worker();
-    let mut host = cached(FakeHost::new(), 3_600_000);
-    host.shared.get_mut(KEY).unwrap().1 = 5;
+    let key = cache_key(ID);
+    let mut host = FakeHost::new();
+    let held = token_entry(TOKEN, host.now_ms() + 3_600_000, 3600);
+    host.put_shared(&key, &held.encode(), 5);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 1),
-        vec![bearer_of(TOKEN)]
+        forwarded_bearers(&worker, &mut host, 100, 1),
+        vec![bearer(TOKEN)]
     );
     // Same version, other bytes (a host never does this): the entry decoded
     // at version 5 is used, so a hit parses nothing.
-    let other = format!("2|{}|3600|0|sk-ant-oat01-OTHER", host.now_ms() + 3_600_000);
-    host.shared
-        .insert(KEY.into(), (other.clone().into_bytes(), 5));
+    let other = token_entry("sk-ant-oat01-OTHER", host.now_ms() + 3_600_000, 3600).encode();
+    host.put_shared(&key, &other, 5);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 2),
-        vec![bearer_of(TOKEN), bearer_of(TOKEN)]
+        forwarded_bearers(&worker, &mut host, 101, 2),
+        vec![bearer(TOKEN), bearer(TOKEN)]
     );
     // A new version (another worker stored a token) is used at once.
-    host.shared.insert(KEY.into(), (other.into_bytes(), 6));
+    host.put_shared(&key, &other, 6);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 1),
-        vec![bearer_of("sk-ant-oat01-OTHER")]
+        forwarded_bearers(&worker, &mut host, 103, 1),
+        vec![bearer("sk-ant-oat01-OTHER")]
     );
     assert_eq!(host.count_of(crate::stats::Stat::CacheHits), 4);
-    assert!(host.dispatches.is_empty());
+    assert!(host.dispatches().is_empty());
 }
 
 fn stale_sha_of_dispatch(host: &FakeHost, i: usize) -> String {
-    let body: serde_json::Value = serde_json::from_slice(&host.dispatches[i].body).unwrap();
-    body["stale_token_sha256"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    super::support::asked_stale_sha256(host, i).unwrap_or_default()
 }
 
 #[test]
@@ -470,15 +455,14 @@ fn an_invalidation_by_another_worker_is_seen_by_the_next_request() {
     let worker = static_worker();
     let mut host = cached(FakeHost::new(), 3_600_000);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 1),
-        vec![bearer_of(TOKEN)]
+        forwarded_bearers(&worker, &mut host, 100, 1),
+        vec![bearer(TOKEN)]
     );
-    let sha = crate::cache::token_sha256(&claude_wif_api::AccessToken::new(TOKEN));
-    host.shared
-        .insert(KEY.into(), (format!("2|-|{sha}").into_bytes(), 2));
-    crate::filter::tick(&worker, &mut host, 0);
-    assert_eq!(forwarded_bearers(&worker, &mut host, 1), vec![None]);
-    assert_eq!(host.dispatches.len(), 1);
+    let sha = sha256_of(TOKEN);
+    host.cache_invalidated(ID, TOKEN);
+    root::tick(&worker, &mut host, 0);
+    assert_eq!(forwarded_bearers(&worker, &mut host, 101, 1), vec![None]);
+    assert_eq!(host.dispatches().len(), 1);
     assert_eq!(stale_sha_of_dispatch(&host, 0), sha);
 }
 
@@ -486,17 +470,17 @@ fn an_invalidation_by_another_worker_is_seen_by_the_next_request() {
 fn a_401_drops_the_workers_copy_even_when_another_worker_invalidated_first() {
     let worker = static_worker();
     let mut host = cached(FakeHost::new(), 3_600_000);
+    host.new_request(7);
     let mut filter = RequestFilter::new(7, worker.clone());
     assert_eq!(
         filter.on_request_headers(&mut host),
         HeadersAction::Continue
     );
-    let sha = crate::cache::token_sha256(&claude_wif_api::AccessToken::new(TOKEN));
-    host.shared
-        .insert(KEY.into(), (format!("2|-|{sha}").into_bytes(), 2));
-    host.response_headers = vec![(":status".into(), b"401".to_vec())];
+    let sha = sha256_of(TOKEN);
+    host.cache_invalidated(ID, TOKEN);
+    host.set_response_status("401");
     filter.on_response_headers(&mut host);
-    assert_eq!(forwarded_bearers(&worker, &mut host, 1), vec![None]);
+    assert_eq!(forwarded_bearers(&worker, &mut host, 100, 1), vec![None]);
     assert_eq!(stale_sha_of_dispatch(&host, 0), sha);
 }
 
@@ -505,17 +489,17 @@ fn a_copy_in_its_mandatory_window_is_replaced_from_shared_data_without_waiting()
     let worker = static_worker();
     let mut host = cached(FakeHost::new(), 3_600_000);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 1),
-        vec![bearer_of(TOKEN)]
+        forwarded_bearers(&worker, &mut host, 100, 1),
+        vec![bearer(TOKEN)]
     );
     // Another worker refreshed it; this worker's copy then ages into its
     // mandatory window (30 s) before any tick ran.
     host.advance(Duration::from_secs(3_600 - 20));
-    let newer = format!("2|{}|3600|0|sk-ant-oat01-NEWER", host.now_ms() + 3_000_000);
-    host.shared.insert(KEY.into(), (newer.into_bytes(), 2));
+    let newer = token_entry("sk-ant-oat01-NEWER", host.now_ms() + 3_000_000, 3600);
+    host.cache_entry(ID, &newer);
     assert_eq!(
-        forwarded_bearers(&worker, &mut host, 1),
-        vec![bearer_of("sk-ant-oat01-NEWER")]
+        forwarded_bearers(&worker, &mut host, 101, 1),
+        vec![bearer("sk-ant-oat01-NEWER")]
     );
-    assert!(host.dispatches.is_empty());
+    assert!(host.dispatches().is_empty());
 }
