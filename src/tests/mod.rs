@@ -7,4 +7,5 @@ mod identity_review;
 mod metadata_flow;
 mod peers_flow;
 mod request_flow;
+mod root_flow;
 pub mod support;
