@@ -101,17 +101,7 @@ pub async fn register(
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
     let (mut doc, config) = load(&text)?;
-    let ids = edit::configured_ids(&doc, provider).ok_or_else(|| {
-        let known: Vec<&str> = config.providers.iter().map(|p| p.id.as_str()).collect();
-        format!(
-            "no [[credential_provider]] has id `{provider}` (configured: {})",
-            known.join(", ")
-        )
-    })?;
-    let provider_config = config
-        .provider(provider)
-        .ok_or_else(|| format!("no credential provider `{provider}`"))?;
-    let desired = derive(&config, provider_config, &ids)?;
+    let desired = desired_for(&doc, &config, provider)?;
     let client = AdminClient::new(&config.claude.base_url, config.claude.timeout, token)?;
     let _ = writeln!(
         out,
@@ -121,6 +111,41 @@ pub async fn register(
     );
     let found = discover::discover(&client, &desired).await?;
     let plan = make_plan(&found, &desired)?;
+    print_plan(&plan, &desired, out);
+    if options.dry_run {
+        print_dry_run(&plan, options.update, out);
+        return Ok(RegisterOutcome::Planned(Box::new(plan)));
+    }
+    let applied = apply_plan(&client, &desired, &plan, options.update, out).await?;
+    edit::set_ids(&mut doc, provider, &applied.rule_id, &applied.account_id);
+    let finished = write_or_print_ids(&doc, &text, path, provider, options.write, out)?;
+    let (_, config) = load(&finished)?;
+    let verified = verify_step::verify(&finished, &config, &desired, path, out).await?;
+    Ok(RegisterOutcome::Verified(verified))
+}
+
+/// What `provider` should look like at Claude: its configuration and the
+/// ids written for it in `doc`.
+fn desired_for(
+    doc: &toml_edit::DocumentMut,
+    config: &Config,
+    provider: &str,
+) -> Result<Desired, String> {
+    let ids = edit::configured_ids(doc, provider).ok_or_else(|| {
+        let known: Vec<&str> = config.providers.iter().map(|p| p.id.as_str()).collect();
+        format!(
+            "no [[credential_provider]] has id `{provider}` (configured: {})",
+            known.join(", ")
+        )
+    })?;
+    let provider_config = config
+        .provider(provider)
+        .ok_or_else(|| format!("no credential provider `{provider}`"))?;
+    derive(config, provider_config, &ids)
+}
+
+/// `plan:`, one line per object, then what the rule will match.
+fn print_plan(plan: &Plan, desired: &Desired, out: &mut dyn Write) {
     let _ = writeln!(out, "plan:");
     for item in plan.items() {
         let _ = writeln!(out, "{item}");
@@ -136,24 +161,35 @@ pub async fn register(
             .map(|a| format!(", audience {a:?}"))
             .unwrap_or_default()
     );
-    if options.dry_run {
-        let _ = writeln!(
-            out,
-            "dry run: nothing was changed ({} to create or update, {} differing{}).",
-            plan.changes(),
-            plan.differing(),
-            if plan.differing() > 0 && !options.update {
-                "; --update would change them"
-            } else {
-                ""
-            }
-        );
-        return Ok(RegisterOutcome::Planned(Box::new(plan)));
-    }
+}
+
+/// `--dry-run`'s last line: what a real run would change.
+fn print_dry_run(plan: &Plan, update: bool, out: &mut dyn Write) {
+    let _ = writeln!(
+        out,
+        "dry run: nothing was changed ({} to create or update, {} differing{}).",
+        plan.changes(),
+        plan.differing(),
+        if plan.differing() > 0 && !update {
+            "; --update would change them"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Applies `plan` at Claude, saying so, and what was left differing.
+async fn apply_plan(
+    client: &AdminClient,
+    desired: &Desired,
+    plan: &Plan,
+    update: bool,
+    out: &mut dyn Write,
+) -> Result<apply::Applied, String> {
     if plan.changes() > 0 {
         let _ = writeln!(out, "applying:");
     }
-    let applied = apply::apply(&client, &desired, &plan, options.update, out).await?;
+    let applied = apply::apply(client, desired, plan, update, out).await?;
     if plan.changes() == 0 {
         let _ = writeln!(out, "everything is already registered: nothing changed.");
     }
@@ -165,9 +201,22 @@ pub async fn register(
             applied.left_differing
         );
     }
-    edit::set_ids(&mut doc, provider, &applied.rule_id, &applied.account_id);
+    Ok(applied)
+}
+
+/// With `--write`, puts the ids of `doc` into the file at `path` (unless
+/// `text`, its content, has them already); otherwise prints the finished
+/// block. Returns the finished configuration text.
+fn write_or_print_ids(
+    doc: &toml_edit::DocumentMut,
+    text: &str,
+    path: &Path,
+    provider: &str,
+    write: bool,
+    out: &mut dyn Write,
+) -> Result<String, String> {
     let finished = doc.to_string();
-    if options.write {
+    if write {
         if finished != text {
             edit::write_file(path, &finished)?;
             let _ = writeln!(
@@ -184,11 +233,9 @@ pub async fn register(
             "the finished block for `{provider}` (or run with --write to update {}):\n",
             path.display()
         );
-        let _ = writeln!(out, "{}", edit::block(&doc, provider));
+        let _ = writeln!(out, "{}", edit::block(doc, provider));
     }
-    let (_, config) = load(&finished)?;
-    let verified = verify_step::verify(&finished, &config, &desired, path, out).await?;
-    Ok(RegisterOutcome::Verified(verified))
+    Ok(finished)
 }
 
 #[cfg(test)]
