@@ -236,6 +236,9 @@ pub fn member_action(member: Option<&MemberObject>) -> Action {
     }
 }
 
+/// One compared field: its name, Claude's value, the wanted value.
+type Compared = (&'static str, String, String);
+
 /// The rule as wanted, against what Claude holds; `workspace_id` is the
 /// resolved tagged id.
 pub fn rule_diffs(
@@ -245,69 +248,83 @@ pub fn rule_diffs(
     issuer_id: Option<&str>,
     account_id: Option<&str>,
 ) -> Vec<FieldDiff> {
-    let mut diffs = Vec::new();
-    let mut push = |field, claude: String, wanted: String| {
-        if claude != wanted {
-            diffs.push(FieldDiff {
-                field,
-                claude,
-                wanted,
-            });
-        }
-    };
+    let mut fields = Vec::new();
     if let Some(issuer_id) = issuer_id {
-        push(
+        fields.push((
             "issuer_id",
             shown(Some(&existing.issuer_id)),
             shown(Some(issuer_id)),
-        );
+        ));
     }
-    let m = &existing.matcher;
-    push(
-        "match.subject_prefix",
-        shown(m.subject_prefix.as_deref()),
-        shown(Some(&desired.subject_prefix)),
-    );
-    push(
-        "match.audience",
-        shown(m.audience.as_deref()),
-        shown(desired.audience.as_deref()),
-    );
-    let claims = m.claims.as_ref().filter(|c| !c.is_empty());
-    push(
-        "match.claims",
-        claims.map_or_else(|| "(none)".to_owned(), |c| format!("{c:?}")),
-        "(none)".to_owned(),
-    );
-    push(
-        "match.condition",
-        shown(m.condition.as_deref()),
-        "(none)".to_owned(),
-    );
+    fields.extend(match_fields(&existing.matcher, desired));
     if let Some(account_id) = account_id {
-        push(
+        fields.push((
             "target.service_account_id",
             shown(existing.target.service_account_id.as_deref()),
             shown(Some(account_id)),
-        );
+        ));
     }
-    push(
-        "oauth_scope",
-        shown(Some(&existing.oauth_scope)),
-        shown(Some(&desired.oauth_scope)),
-    );
-    push(
-        "token_lifetime_seconds",
-        existing.token_lifetime_seconds.to_string(),
-        desired.token_lifetime_seconds.to_string(),
-    );
+    fields.extend(grant_fields(existing, desired, workspace_id));
+    fields
+        .into_iter()
+        .filter(|(_, claude, wanted)| claude != wanted)
+        .map(|(field, claude, wanted)| FieldDiff {
+            field,
+            claude,
+            wanted,
+        })
+        .collect()
+}
+
+/// The rule's `match`: the wanted subject prefix and audience, no claims,
+/// no condition.
+fn match_fields(m: &MatchObject, desired: &Desired) -> [Compared; 4] {
+    let claims = m.claims.as_ref().filter(|c| !c.is_empty());
+    [
+        (
+            "match.subject_prefix",
+            shown(m.subject_prefix.as_deref()),
+            shown(Some(&desired.subject_prefix)),
+        ),
+        (
+            "match.audience",
+            shown(m.audience.as_deref()),
+            shown(desired.audience.as_deref()),
+        ),
+        (
+            "match.claims",
+            claims.map_or_else(|| "(none)".to_owned(), |c| format!("{c:?}")),
+            "(none)".to_owned(),
+        ),
+        (
+            "match.condition",
+            shown(m.condition.as_deref()),
+            "(none)".to_owned(),
+        ),
+    ]
+}
+
+/// What the rule grants: its scope, its tokens' lifetime, and the one
+/// workspace `workspace_id`.
+fn grant_fields(existing: &RuleObject, desired: &Desired, workspace_id: &str) -> [Compared; 3] {
     let workspaces = if existing.applies_to_all_workspaces {
         "all workspaces".to_owned()
     } else {
         format!("{:?}", existing.workspace_ids)
     };
-    push("workspaces", workspaces, format!("{:?}", [workspace_id]));
-    diffs
+    [
+        (
+            "oauth_scope",
+            shown(Some(&existing.oauth_scope)),
+            shown(Some(&desired.oauth_scope)),
+        ),
+        (
+            "token_lifetime_seconds",
+            existing.token_lifetime_seconds.to_string(),
+            desired.token_lifetime_seconds.to_string(),
+        ),
+        ("workspaces", workspaces, format!("{:?}", [workspace_id])),
+    ]
 }
 
 /// The create body of the rule (`workspace_id`: the tagged id).
