@@ -1,21 +1,20 @@
 //! `issuer-svc verify PROVIDER`, as a library: checks what Claude will
 //! check, in the order Claude does it, through the public issuer URL, then
 //! performs one real exchange. Returns a [`VerifyReport`] (the CLI prints
-//! it; an admin page can render it).
+//! it; an admin page can render it). The report and the subject's choice
+//! live here; the steps, one function each, in `steps`.
 
 mod fetch;
 mod hints;
+mod steps;
 
 use std::fmt;
 
 pub use self::fetch::http_client;
-use self::fetch::{PublishedJwks, Unpublished, check_published, fetch_json};
 use crate::clock::Clock;
 use crate::config::{Config, IdentityPattern, ProviderConfig};
-use crate::discovery::{DiscoveryDocument, jwks_uri};
-use crate::exchange::{ExchangeError, Transport, build_exchange_request, exchange};
+use crate::exchange::Transport;
 use crate::keys::KeySet;
-use crate::signing::{AssertionClaims, sign};
 
 /// The steps, numbered as reported.
 pub const STEPS: [&str; 6] = [
@@ -127,7 +126,7 @@ pub async fn verify(ctx: &VerifyContext<'_>, request: VerifyRequest<'_>) -> Veri
             }),
         },
     };
-    run.report.outcome = match steps(ctx, request, &mut run).await {
+    run.report.outcome = match steps::steps(ctx, request, &mut run).await {
         Ok(outcome) | Err(outcome) => outcome,
     };
     run.report
@@ -161,122 +160,6 @@ fn fail(step: u8, what: impl Into<String>, hint: impl Into<String>) -> VerifyOut
         what: what.into(),
         hint: hint.into(),
     })
-}
-
-async fn steps(
-    ctx: &VerifyContext<'_>,
-    request: VerifyRequest<'_>,
-    run: &mut Run,
-) -> Result<VerifyOutcome, VerifyOutcome> {
-    let (index, provider) = find_provider(ctx.config, request.provider)?;
-    let PickedSubject { subject, note } = pick_subject(ctx.config, provider, request.subject)?;
-    run.report.subject = Some(subject.clone());
-    let shown = match &note {
-        Some(note) => format!("provider `{}`, subject `{subject}` ({note})", provider.id),
-        None => format!("provider `{}`, subject `{subject}`", provider.id),
-    };
-    run.report.subject_note = note;
-    run.pass(1, shown);
-
-    let discovery_url = format!("{}/.well-known/openid-configuration", provider.issuer_url);
-    let discovery: DiscoveryDocument =
-        fetch_json(ctx.http, &discovery_url).await.map_err(|what| {
-            fail(
-                2,
-                what,
-                hints::unreachable(ctx.config, "discovery document"),
-            )
-        })?;
-    run.pass(2, discovery_url);
-
-    if discovery.issuer != provider.issuer_url {
-        return Err(fail(
-            3,
-            format!(
-                "the discovery document says issuer `{}`, but assertions carry iss `{}` (compared byte for byte)",
-                crate::logging::escape(&discovery.issuer),
-                provider.issuer_url
-            ),
-            hints::issuer_mismatch(provider),
-        ));
-    }
-    run.pass(3, provider.issuer_url.clone());
-
-    let expected_jwks = jwks_uri(provider);
-    if discovery.jwks_uri != expected_jwks {
-        return Err(fail(
-            4,
-            format!(
-                "jwks_uri is `{}`, expected `{expected_jwks}`",
-                crate::logging::escape(&discovery.jwks_uri)
-            ),
-            "that no proxy in front of issuer-svc rewrites the discovery document, and that server.public_base_url is the URL Claude dials",
-        ));
-    }
-    run.pass(4, expected_jwks.clone());
-
-    let now = ctx.clock.now();
-    let key = ctx.keys.active(now).ok_or_else(|| {
-        fail(
-            5,
-            "no signing key is active",
-            "`issuer-svc keys list` and the key directory (server.state_dir)",
-        )
-    })?;
-    let jwks: PublishedJwks = fetch_json(ctx.http, &expected_jwks)
-        .await
-        .map_err(|what| fail(5, what, hints::unreachable(ctx.config, "JWKS")))?;
-    check_published(&jwks, key.kid(), key.alg().as_str()).map_err(|problem| match problem {
-        Unpublished::Missing(what) => fail(5, what, hints::kid_missing()),
-        Unpublished::Unusable(what) => fail(5, what, hints::jwks_rewritten()),
-    })?;
-    run.pass(5, format!("active key `{}` is published", key.kid()));
-
-    let token = exchange_once(ctx, provider, &subject)
-        .await
-        .map_err(|err| match err {
-            Ok(what) => fail(6, what, "that issuer-svc can sign with the active key"),
-            Err(err) => {
-                let what = match &err {
-                    ExchangeError::Refused(refusal) => {
-                        format!("Claude refused the exchange: {}", refusal.summary())
-                    }
-                    ExchangeError::Unavailable(_) => err.to_string(),
-                };
-                fail(
-                    6,
-                    what,
-                    hints::exchange(index, provider, &subject, &err, ctx),
-                )
-            }
-        })?;
-    run.pass(6, "Claude minted an access token");
-    Ok(VerifyOutcome::Verified {
-        scope: token
-            .0
-            .unwrap_or_else(|| provider.claude_wif.scope.as_str().to_owned()),
-        lifetime_seconds: token.1,
-    })
-}
-
-fn find_provider<'a>(
-    config: &'a Config,
-    id: &str,
-) -> Result<(usize, &'a ProviderConfig), VerifyOutcome> {
-    config
-        .providers
-        .iter()
-        .enumerate()
-        .find(|(_, provider)| provider.id == id)
-        .map(|(index, provider)| (index, provider.as_ref()))
-        .ok_or_else(|| {
-            let known: Vec<&str> = config.providers.iter().map(|p| p.id.as_str()).collect();
-            fail(
-                1,
-                format!("no credential provider has id `{id}`"),
-                format!("the provider id; configured: {}", known.join(", ")),
-            )
-        })
 }
 
 /// The last segment of a subject verify derives under a prefix pattern.
@@ -353,26 +236,6 @@ pub fn pick_subject(
              identity is granted this provider; pass --subject to choose another"
         )),
     })
-}
-
-/// Signs one assertion and exchanges it once. `Err(Ok(_))`: not sent.
-async fn exchange_once(
-    ctx: &VerifyContext<'_>,
-    provider: &ProviderConfig,
-    subject: &str,
-) -> Result<(Option<String>, u64), Result<String, ExchangeError>> {
-    let now = ctx.clock.now();
-    let key = ctx
-        .keys
-        .active(now)
-        .ok_or_else(|| Ok("no active signing key".to_owned()))?;
-    let signed = AssertionClaims::new(provider, subject, ctx.clock.unix_seconds())
-        .and_then(|claims| sign(key, &claims))
-        .map_err(|err| Ok(format!("cannot sign the assertion: {err}")))?;
-    let request = build_exchange_request(&ctx.config.claude, provider, signed.assertion);
-    tracing::info!(provider = %provider.id, jti = %signed.jti, kid = %signed.kid, "verify: exchanging one assertion");
-    let token = exchange(ctx.transport, request).await.map_err(Err)?;
-    Ok((token.scope, token.expires_in))
 }
 
 /// Builds the context from a loaded configuration (keys read from
