@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::*;
 use crate::cache::{Slot, token_sha256};
 use crate::filter::{HeadersAction, RequestFilter};
+use crate::issuer::MAX_ANSWER_BYTES;
 use crate::root;
 use crate::tests::fake_host::FakeHost;
 use crate::tests::support::{asked_stale_sha256, client_request, token_entry};
