@@ -174,7 +174,7 @@ pub fn is_valid_token(token: &str) -> bool {
 
 /// Looks up the slot under `key`; unreadable values are misses. (The
 /// filter itself reads entries through each worker's copy, with the CAS
-/// version: `worker::Recent::reread`.)
+/// version: `worker::copies::Copies::read`.)
 #[cfg(test)]
 pub fn lookup<H: Host>(host: &H, key: &str) -> Option<Slot> {
     host.shared_data(key).0.and_then(|v| Slot::decode(&v))
