@@ -4,8 +4,8 @@
 Nodes are the crate's top-level modules (src/foo.rs and src/foo/**); an edge
 a -> b means non-test code under a names `crate::b` (in a `use` or a path).
 Test code is left out: files named tests.rs, *_tests.rs, tests_*.rs,
-test_*.rs or under a tests/ folder, and everything after a `#[cfg(test)]`
-line in any other file (the project puts its test modules last).
+test_*.rs or under a tests/ folder, and in any other file each item under a
+`#[cfg(test)]` line (a `mod x;` line, a field, or a braced item).
 
   modgraph.py SRC_DIR              check: exit 1 and print every cycle
   modgraph.py SRC_DIR --dot        print the graph in Graphviz DOT
@@ -35,14 +35,31 @@ def is_test_file(rel: pathlib.PurePath) -> bool:
     )
 
 
+STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
 def non_test_text(path: pathlib.Path) -> str:
-    lines = []
-    for line in path.read_text().splitlines():
-        if line.strip().startswith("#[cfg(test)]"):
-            break
-        code = line.split("//", 1)[0]
-        lines.append(code)
-    return "\n".join(lines)
+    """The file without comments and without each item marked `#[cfg(test)]`
+    (a `mod x;` line, or everything to the brace closing the item)."""
+    lines = [line.split("//", 1)[0] for line in path.read_text().splitlines()]
+    kept, i = [], 0
+    while i < len(lines):
+        if not lines[i].strip().startswith("#[cfg(test)]"):
+            kept.append(lines[i])
+            i += 1
+            continue
+        i += 1
+        while i < len(lines) and lines[i].strip().startswith("#["):
+            i += 1
+        depth, opened = 0, False
+        while i < len(lines):
+            code = STRING.sub('""', lines[i])
+            depth += code.count("{") - code.count("}")
+            opened = opened or "{" in code
+            i += 1
+            if (opened and depth <= 0) or (not opened and code.rstrip().endswith((";", ","))):
+                break
+    return "\n".join(kept)
 
 
 def top_groups(inner: str) -> list[str]:

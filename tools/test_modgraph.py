@@ -51,6 +51,20 @@ class ModGraph(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("3 modules, 1 imports, no cycle", result.stdout)
 
+    def test_code_after_a_test_only_item_still_counts(self):
+        result = run(
+            {
+                "a.rs": "struct S {\n    #[cfg(test)]\n    seen: crate::b::Log,\n    x: u8,\n}\n"
+                "#[cfg(test)]\n#[allow(dead_code)]\nfn helper() {\n    let s = \"{\";\n}\n"
+                "#[cfg(test)]\nmod tests;\nuse crate::c::Real;\n",
+                "b.rs": "",
+                "c.rs": "",
+            },
+            "--dot",
+        )
+        self.assertIn('"a" -> "c";', result.stdout)
+        self.assertNotIn('"a" -> "b";', result.stdout)
+
     def test_a_forbidden_crate_or_module_fails_unless_allowed(self):
         files = {
             "adapter.rs": "use proxy_wasm::traits::Context;",

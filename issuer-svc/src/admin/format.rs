@@ -1,16 +1,8 @@
 //! Times and durations as the page shows them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use maud::{Markup, html};
 
 use crate::clock::rfc3339;
-
-/// Whole seconds since the Unix epoch (0 before it).
-pub(super) fn unix(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
 
 /// `45 s`, `12 min 5 s`, `1 h 0 min`, `2 d 3 h`.
 pub(super) fn duration(seconds: u64) -> String {

@@ -28,7 +28,7 @@ impl View {
             served: app.config.current(),
             tokens: app.tokens.snapshot(),
             keys: app.keys.current().statuses(now),
-            now: super::format::unix(now),
+            now: crate::clock::unix(now),
         }
     }
 }
@@ -136,7 +136,7 @@ fn last_exchange(view: &View, row: &TokenStatus) -> Markup {
     let Some(last) = &row.last_exchange else {
         return html! { span class="muted" { "none yet" } };
     };
-    let at = super::format::unix(last.at);
+    let at = crate::clock::unix(last.at);
     html! {
         @match &last.error {
             None => span class="result result-ok" { "Succeeded" },
