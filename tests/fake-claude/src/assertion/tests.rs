@@ -111,6 +111,40 @@ fn hs256_none_and_eddsa_are_unsupported() {
 }
 
 #[test]
+fn every_algorithm_claude_allows_and_fake_claude_verifies_is_taken_from_the_header() {
+    let body = b64(&claims(ISSUER, NOW));
+    for (name, alg) in [
+        ("ES256", Algorithm::ES256),
+        ("ES384", Algorithm::ES384),
+        ("RS256", Algorithm::RS256),
+        ("RS384", Algorithm::RS384),
+        ("RS512", Algorithm::RS512),
+        ("PS256", Algorithm::PS256),
+        ("PS384", Algorithm::PS384),
+        ("PS512", Algorithm::PS512),
+    ] {
+        assert_eq!(allowed_algorithm(name), Some(alg), "{name}");
+        let jwt = format!("{}.{body}.c2ln", b64(&json!({"alg": name, "kid": "k1"})));
+        assert_eq!(parse(&raw(&jwt)).unwrap().alg, alg, "{name}");
+    }
+    assert_eq!(allowed_algorithm("rs256"), None);
+}
+
+#[test]
+fn an_assertion_of_exactly_16_kib_is_not_too_large_and_one_byte_more_is() {
+    let header = b64(&json!({"alg": "ES256", "kid": "k1"}));
+    let sized = |len: usize| {
+        let fill = len - header.len() - ".e30.".len();
+        raw(&format!("{header}.e30.{}", "A".repeat(fill)))
+    };
+    let exact = sized(MAX_ASSERTION_BYTES);
+    assert_eq!(exact.0.len(), 16_384);
+    assert_eq!(parse(&exact).unwrap().kid, "k1");
+    let over = sized(MAX_ASSERTION_BYTES + 1);
+    assert_eq!(parse(&over).unwrap_err(), Denial::AssertionTooLarge);
+}
+
+#[test]
 fn shape_size_and_kid_are_checked_before_anything_else() {
     let body = b64(&claims(ISSUER, NOW));
     let header = b64(&json!({"alg": "ES256", "kid": "k1"}));
@@ -131,6 +165,11 @@ fn shape_size_and_kid_are_checked_before_anything_else() {
     let no_kid = b64(&json!({"alg": "ES256"}));
     assert_eq!(
         parse(&raw(&format!("{no_kid}.{body}.c2ln"))).unwrap_err(),
+        Denial::MissingKid
+    );
+    let empty_kid = b64(&json!({"alg": "ES256", "kid": ""}));
+    assert_eq!(
+        parse(&raw(&format!("{empty_kid}.{body}.c2ln"))).unwrap_err(),
         Denial::MissingKid
     );
     let big = format!("{header}.{}.c2ln", "A".repeat(MAX_ASSERTION_BYTES));
@@ -176,6 +215,8 @@ fn audience_may_be_a_string_or_an_array_but_must_contain_the_rules() {
         json!(["x", "https://api.anthropic.com"]),
     );
     assert!(check(array).is_ok());
+    let neither = with(claims(ISSUER, NOW), "aud", json!(["x", "y"]));
+    assert_eq!(check(neither), Err(Denial::AudienceMismatch));
     let wrong = with(claims(ISSUER, NOW), "aud", json!("https://example.com"));
     assert_eq!(check(wrong), Err(Denial::AudienceMismatch));
     assert_eq!(
@@ -232,4 +273,5 @@ fn jti_is_optional_but_must_be_a_string() {
 fn raw_assertion_debug_is_redacted() {
     let shown = format!("{:?}", raw("eyJ.secret.sig"));
     assert!(!shown.contains("secret"), "{shown}");
+    assert_eq!(shown, "RawAssertion([redacted, 14 bytes])");
 }
