@@ -21,6 +21,7 @@ import sys
 
 CRATE_REF = re.compile(r"\bcrate::(\w+)")
 GROUP_USE = re.compile(r"\bcrate::\{([^;]*?)\}\s*;", re.S)
+SUPER_REF = re.compile(r"\b((?:super::)+)(?:(\w+)|\{([^;]*?)\}\s*;)", re.S)
 EXTERN_REF = re.compile(r"(?<![:\w])(\w+)::")
 
 
@@ -84,6 +85,24 @@ def top_groups(inner: str) -> list[str]:
     return out
 
 
+def module_path(rel: pathlib.PurePath) -> list[str]:
+    """`a/b.rs` is a::b; `a/mod.rs` is a."""
+    parts = list(rel.parts[:-1])
+    if rel.stem != "mod":
+        parts.append(rel.stem)
+    return parts
+
+
+def super_targets(text: str, path: list[str]) -> set[str]:
+    """Top-level modules named through `super::` chains that climb to the
+    crate root (`super::x` in a.rs, `super::super::x` in a/b.rs)."""
+    out = set()
+    for chain, name, group in SUPER_REF.findall(text):
+        if chain.count("super::") == len(path):
+            out.update([name] if name else top_groups(group))
+    return out
+
+
 def graph(src: pathlib.Path):
     modules = {}
     for path in sorted(src.rglob("*.rs")):
@@ -101,6 +120,7 @@ def graph(src: pathlib.Path):
             targets = set(CRATE_REF.findall(text))
             for inner in GROUP_USE.findall(text):
                 targets.update(top_groups(inner))
+            targets.update(super_targets(text, module_path(path.relative_to(src))))
             for target in targets:
                 if target in modules and target != module:
                     edges[module].add(target)

@@ -65,6 +65,20 @@ class ModGraph(unittest.TestCase):
         self.assertIn('"a" -> "c";', result.stdout)
         self.assertNotIn('"a" -> "b";', result.stdout)
 
+    def test_super_paths_that_climb_to_the_crate_root_count(self):
+        result = run(
+            {
+                "a.rs": "use super::b::X;",
+                "c/d.rs": "use super::super::{e::Y, a};\nuse super::sibling::Z;",
+                "b.rs": "",
+                "e.rs": "",
+            },
+            "--dot",
+        )
+        for edge in ['"a" -> "b";', '"c" -> "e";', '"c" -> "a";']:
+            self.assertIn(edge, result.stdout)
+        self.assertNotIn('"c" -> "sibling"', result.stdout)
+
     def test_a_forbidden_crate_or_module_fails_unless_allowed(self):
         files = {
             "adapter.rs": "use proxy_wasm::traits::Context;",
