@@ -441,4 +441,29 @@ async fn a_new_key_at_the_sweep_threshold_sweeps_expired_entries_and_a_known_key
     assert_eq!(h.service.entries(), 2, "the expired entries were not swept");
 }
 
+#[test]
+fn the_sweep_drops_a_token_expiring_exactly_now_and_keeps_a_later_one() {
+    let now = UNIX_EPOCH_PLUS(1_700_000_000);
+    let entry = |expires_at| Entry {
+        token: Some(IssuedToken {
+            access_token: AccessToken::new("t"),
+            expires_at,
+            lifetime: Duration::from_secs(3600),
+            scope: None,
+        }),
+        ..Default::default()
+    };
+    let key = |subject: &str| CacheKey {
+        provider: "p".to_owned(),
+        subject: subject.to_owned(),
+    };
+    let mut entries = HashMap::new();
+    entries.insert(key("expires-now"), entry(now));
+    entries.insert(key("expires-later"), entry(now + Duration::from_secs(1)));
+    entries.insert(key("no-token"), Entry::default());
+    sweep(&mut entries, now);
+    let left: Vec<&str> = entries.keys().map(|k| k.subject.as_str()).collect();
+    assert_eq!(left, ["expires-later"]);
+}
+
 mod more;
