@@ -51,6 +51,13 @@ pub struct KeyStore {
     dir: PathBuf,
     #[cfg(test)]
     pub(crate) pretend_read_only: bool,
+    /// Tests only: the directory reads as not writable (as root, a real one
+    /// on a writable filesystem cannot be staged).
+    #[cfg(test)]
+    pub(crate) pretend_unwritable: bool,
+    /// Tests only: every file write fails with an I/O error.
+    #[cfg(test)]
+    pub(crate) pretend_write_error: bool,
 }
 
 impl KeyStore {
@@ -70,6 +77,10 @@ impl KeyStore {
             dir,
             #[cfg(test)]
             pretend_read_only: false,
+            #[cfg(test)]
+            pretend_unwritable: false,
+            #[cfg(test)]
+            pretend_write_error: false,
         })
     }
 
@@ -269,6 +280,13 @@ impl KeyStore {
     fn write_file(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, KeyError> {
         let path = self.dir.join(name);
         let temp = self.dir.join(format!(".{name}.tmp"));
+        #[cfg(test)]
+        if self.pretend_write_error {
+            return Err(KeyError::Io(format!(
+                "cannot write {}: test",
+                temp.display()
+            )));
+        }
         match fs::remove_file(&temp) {
             Ok(()) => {}
             Err(err) if err.kind() == ErrorKind::NotFound => {}
@@ -313,6 +331,10 @@ impl KeyStore {
     }
 
     fn is_writable(&self) -> bool {
+        #[cfg(test)]
+        if self.pretend_unwritable {
+            return false;
+        }
         !self.is_read_only() && rustix::fs::access(&self.dir, rustix::fs::Access::WRITE_OK).is_ok()
     }
 }

@@ -163,6 +163,25 @@ fn empty_read_only_directory_says_where_to_rotate() {
 }
 
 #[test]
+fn a_failed_first_write_reads_as_read_only_only_when_the_directory_is_not_writable() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut store = KeyStore::open(temp.path()).unwrap();
+    store.pretend_write_error = true;
+    let generate = |store: &KeyStore| {
+        store
+            .load_or_generate_with(&KeyPolicy::default(), &ManualClock::at_unix(T0))
+            .unwrap_err()
+    };
+    // A writable directory: the I/O error itself, not "not writable".
+    let err = generate(&store);
+    assert!(matches!(err, KeyError::Io(_)), "{err}");
+    store.pretend_unwritable = true;
+    let err = generate(&store);
+    assert!(matches!(err, KeyError::EmptyReadOnly(_)), "{err}");
+    assert!(err.to_string().contains("issuer-svc keys rotate"), "{err}");
+}
+
+#[test]
 fn serving_never_writes_when_a_key_exists() {
     let temp = tempfile::tempdir().unwrap();
     let store = KeyStore::open(temp.path()).unwrap();
