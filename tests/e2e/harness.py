@@ -46,10 +46,43 @@ def missing_artifacts() -> list[str]:
     ]
 
 
+def _listen_range() -> range:
+    """Ports the kernel never picks as the source port of an outgoing connection.
+
+    A port from `bind(0)` lies in the ephemeral range: between choosing it and the
+    server binding it, any outgoing connection on the machine (Envoy to an upstream,
+    a test's client) may take it as its source port, and the server then fails with
+    "Address already in use". Below (or above) that range only listeners compete.
+    """
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 1 - 10000 >= 2000:
+        return range(10000, low)
+    return range(high + 1, 65536)
+
+
+_PORTS = _listen_range()
+_GIVEN: set[int] = set()
+_NEXT = [_PORTS.start + (os.getpid() * 7919) % len(_PORTS)]
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port no one listens on, never handed out twice in this process."""
+    for _ in range(len(_PORTS)):
+        port = _NEXT[0]
+        _NEXT[0] = port + 1 if port + 1 < _PORTS.stop else _PORTS.start
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 @dataclass

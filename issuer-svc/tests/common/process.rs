@@ -128,8 +128,46 @@ pub fn fake_claude_binary() -> PathBuf {
         .clone()
 }
 
-/// A loopback port nothing listens on right now.
+/// A loopback port nothing listens on right now, for a child process to bind.
+///
+/// Not from `bind(0)`: that port lies in the kernel's ephemeral range, where any
+/// outgoing connection on the machine may take it as its source port before the
+/// child binds it ("Address already in use"). Ports below that range compete only
+/// with listeners; the start is spread by process id (nextest runs each test in
+/// its own process) and no port is handed out twice in one process.
 pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let (low, high) = listen_range();
+    let span = high - low;
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let port = u16::try_from(low + offset).unwrap();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}-{high}");
+}
+
+/// Ports under (or above) the kernel's ephemeral range, as `[low, high)`.
+fn listen_range() -> (u32, u32) {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(str::parse::<u32>);
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .unwrap_or((32768, 60999));
+    if ephemeral.0 >= 12000 {
+        (10000, ephemeral.0)
+    } else {
+        (ephemeral.1 + 1, 65536)
+    }
 }
