@@ -52,14 +52,15 @@ def _listen_range() -> range:
     A port from `bind(0)` lies in the ephemeral range: between choosing it and the
     server binding it, any outgoing connection on the machine (Envoy to an upstream,
     a test's client) may take it as its source port, and the server then fails with
-    "Address already in use". Below (or above) that range only listeners compete.
+    "Address already in use". Below (or above) that range only listeners compete;
+    from 20000 up, clear of the demo's fixed ports (8081, 8088, 9090, 9901, 10000).
     """
     try:
         low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     except (OSError, ValueError):
         low, high = 32768, 60999
-    if low - 1 - 10000 >= 2000:
-        return range(10000, low)
+    if low - 20000 >= 2000:
+        return range(20000, low)
     return range(high + 1, 65536)
 
 

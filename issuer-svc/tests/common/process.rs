@@ -156,7 +156,8 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port in {low}-{high}");
 }
 
-/// Ports under (or above) the kernel's ephemeral range, as `[low, high)`.
+/// Ports under (or above) the kernel's ephemeral range, as `[low, high)`; from
+/// 20000 up, clear of the demo's fixed ports.
 fn listen_range() -> (u32, u32) {
     let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -165,8 +166,8 @@ fn listen_range() -> (u32, u32) {
             Some((parts.next()?.ok()?, parts.next()?.ok()?))
         })
         .unwrap_or((32768, 60999));
-    if ephemeral.0 >= 12000 {
-        (10000, ephemeral.0)
+    if ephemeral.0 >= 22000 {
+        (20000, ephemeral.0)
     } else {
         (ephemeral.1 + 1, 65536)
     }
