@@ -310,7 +310,7 @@ impl KeyStore {
     }
 
     /// Deletes a key's files (key first, so no key is left without times).
-    fn remove(&self, kid: &str) -> Result<(), KeyError> {
+    pub(super) fn remove(&self, kid: &str) -> Result<(), KeyError> {
         for ext in [KEY_EXTENSION, META_EXTENSION] {
             let path = self.dir.join(format!("{kid}.{ext}"));
             match fs::remove_file(&path) {

@@ -12,6 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::*;
 use crate::clock::{Clock, ManualClock};
 
+mod files;
 mod ownership;
 
 const T0: u64 = 1_700_000_000;
