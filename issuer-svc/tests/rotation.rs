@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::process::free_port;
+use common::process::{fake_claude_binary, free_port};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,16 +20,6 @@ use std::time::{Duration, Instant as StdInstant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_issuer-svc");
 const ORG: &str = "00000000-0000-4000-8000-000000000001";
-
-fn fake_claude_bin() -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/fake-claude");
-    assert!(
-        path.exists(),
-        "{} is missing: run `make build` (or `cargo build --release -p fake-claude`)",
-        path.display()
-    );
-    path
-}
 
 #[allow(clippy::disallowed_methods)]
 fn elapsed_since(start: StdInstant) -> Duration {
@@ -151,7 +141,11 @@ token_lifetime_seconds = 3600
         ),
     )
     .unwrap();
-    let proc = Proc::spawn(Command::new(fake_claude_bin()).arg("--config").arg(&config));
+    let proc = Proc::spawn(
+        Command::new(fake_claude_binary())
+            .arg("--config")
+            .arg(&config),
+    );
     let addr = proc.wait_for("fake-claude listening on ", 0);
     (proc, format!("http://{addr}"))
 }
