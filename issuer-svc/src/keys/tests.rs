@@ -30,6 +30,15 @@ fn policy(alg: Algorithm) -> KeyPolicy {
     KeyPolicy::new(alg, Duration::from_secs(900), Duration::from_secs(3600))
 }
 
+/// A store with one generated key: its directory, the store and the kid.
+fn stored_key() -> (tempfile::TempDir, KeyStore, String) {
+    let temp = tempfile::tempdir().unwrap();
+    let store = KeyStore::open(temp.path()).unwrap();
+    let keys = store.load_or_generate().unwrap();
+    let kid = keys.entries()[0].key.kid().to_owned();
+    (temp, store, kid)
+}
+
 /// One RSA key per test binary: generation is slow in debug builds.
 fn rsa_key() -> &'static (SigningKey, PrivateKey) {
     static KEY: OnceLock<(SigningKey, PrivateKey)> = OnceLock::new();

@@ -4,14 +4,6 @@
 
 use super::*;
 
-fn stored_key() -> (tempfile::TempDir, KeyStore, String) {
-    let temp = tempfile::tempdir().unwrap();
-    let store = KeyStore::open(temp.path()).unwrap();
-    let keys = store.load_or_generate().unwrap();
-    let kid = keys.entries()[0].key.kid().to_owned();
-    (temp, store, kid)
-}
-
 #[test]
 fn only_visible_key_and_metadata_files_count() {
     let (_temp, store, kid) = stored_key();

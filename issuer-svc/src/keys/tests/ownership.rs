@@ -21,14 +21,6 @@ fn give_away(path: &std::path::Path) -> bool {
     }
 }
 
-fn stored_key() -> (tempfile::TempDir, KeyStore, String) {
-    let temp = tempfile::tempdir().unwrap();
-    let store = KeyStore::open(temp.path()).unwrap();
-    let keys = store.load_or_generate().unwrap();
-    let kid = keys.entries()[0].key.kid().to_owned();
-    (temp, store, kid)
-}
-
 #[test]
 fn a_key_file_owned_by_another_user_is_refused() {
     let (_temp, store, kid) = stored_key();
