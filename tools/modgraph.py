@@ -13,6 +13,10 @@ test_*.rs or under a tests/ folder, and in any other file each item under a
                                    is '*') uses one of the listed names;
                                    external crates are named as in `use`
   --allow MOD                      modules exempt from '*' rules
+  --cross-check DOT                also fail when a `uses` edge between two of
+                                   the crate's top-level modules in DOT (from
+                                   `cargo modules dependencies`, which resolves
+                                   paths with rust-analyzer) is not in this graph
 """
 import argparse
 import pathlib
@@ -161,12 +165,36 @@ def cycles(edges):
     return out
 
 
+USES_EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)" \[label="uses"', re.M)
+MOD_NODE = re.compile(r'^\s*"(\w+)::(\w+)" \[label="[^"|]*\bmod\|', re.M)
+
+
+def dot_modules(dot: str) -> set[str]:
+    """The top-level modules of a cargo-modules DOT."""
+    return {name for _, name in MOD_NODE.findall(dot)}
+
+
+def missed_edges(edges, dot: str) -> list[tuple[str, str]]:
+    """`uses` edges of a cargo-modules DOT, collapsed to top-level modules,
+    that this graph lacks. Items at the crate root (not a module) and edges
+    within one module are not edges here."""
+    missed = set()
+    for source, target in USES_EDGE.findall(dot):
+        a, b = source.split("::"), target.split("::")
+        if len(a) < 2 or len(b) < 2 or a[0] != b[0] or a[1] == b[1]:
+            continue
+        if a[1] in edges and b[1] in edges and b[1] not in edges[a[1]]:
+            missed.add((a[1], b[1]))
+    return sorted(missed)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", type=pathlib.Path)
     parser.add_argument("--dot", action="store_true")
     parser.add_argument("--forbid", action="append", default=[])
     parser.add_argument("--allow", action="append", default=[])
+    parser.add_argument("--cross-check", type=pathlib.Path)
     args = parser.parse_args()
     edges, externs = graph(args.src)
     if args.dot:
@@ -189,11 +217,21 @@ def main() -> int:
             for name in names.split(","):
                 if name in edges[module] or name in externs[module]:
                     failures.append(f"{args.src}: {module} must not use {name}")
+    if args.cross_check:
+        dot = args.cross_check.read_text()
+        if dot_modules(dot) != set(edges):
+            failures.append(
+                f"{args.cross_check}: its top-level modules ({', '.join(sorted(dot_modules(dot)))}) "
+                f"are not {args.src}'s ({', '.join(sorted(edges))})"
+            )
+        for a, b in missed_edges(edges, dot):
+            failures.append(f"{args.src}: misses {a} -> {b}, which cargo-modules resolves")
     for failure in failures:
         print(failure, file=sys.stderr)
     if not failures:
         count = sum(len(v) for v in edges.values())
-        print(f"{args.src}: {len(edges)} modules, {count} imports, no cycle")
+        seen = ", every edge cargo-modules resolves among them seen" if args.cross_check else ""
+        print(f"{args.src}: {len(edges)} modules, {count} imports, no cycle{seen}")
     return 1 if failures else 0
 
 

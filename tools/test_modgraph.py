@@ -100,5 +100,42 @@ class ModGraph(unittest.TestCase):
         self.assertIn('"a" -> "b";', result.stdout)
 
 
+def cargo_modules_dot(modules: list[str], uses: list[tuple[str, str]]) -> str:
+    """A graph in `cargo modules dependencies`' format (crate `k`)."""
+    lines = ['digraph {', '    "k" [label="crate|k", fillcolor="#5397c8"]; // "crate" node']
+    for name in modules:
+        lines.append(f'    "k::{name}" [label="pub(crate) mod|{name}", fillcolor="#f8c04c"]; // "mod" node')
+        lines.append(f'    "k::{name}::Item" [label="pub struct|{name}::Item", fillcolor="#81c169"]; // "struct" node')
+        lines.append(f'    "k" -> "k::{name}" [label="owns", color="#000000", style="solid"] [constraint=true]; // "owns" edge')
+    for a, b in uses:
+        lines.append(f'    "k::{a}" -> "k::{b}::Item" [label="uses", color="#7f7f7f", style="dashed"] [constraint=false]; // "uses" edge')
+    return "\n".join(lines + ["}"])
+
+
+class CrossCheck(unittest.TestCase):
+    FILES = {"lib.rs": "mod a; mod b; mod c;", "a.rs": "use crate::b::Item;", "b.rs": "", "c.rs": ""}
+
+    def check(self, dot: str) -> subprocess.CompletedProcess:
+        with tempfile.NamedTemporaryFile("w", suffix=".dot") as file:
+            file.write(dot)
+            file.flush()
+            return run(self.FILES, "--cross-check", file.name)
+
+    def test_the_same_edges_pass(self):
+        result = self.check(cargo_modules_dot(["a", "b", "c"], [("a", "b")]))
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_an_edge_only_cargo_modules_resolves_fails_and_is_named(self):
+        result = self.check(cargo_modules_dot(["a", "b", "c"], [("a", "b"), ("c", "a")]))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("misses c -> a, which cargo-modules resolves", result.stderr)
+        self.assertNotIn("a -> b", result.stderr)
+
+    def test_a_graph_of_another_crate_fails(self):
+        result = self.check(cargo_modules_dot(["a", "b", "d"], [("a", "b")]))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("its top-level modules (a, b, d)", result.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
