@@ -21,7 +21,7 @@ const CAS_ATTEMPTS: usize = 3;
 /// across configuration changes).
 const MAX_PEERS: u32 = 4096;
 /// Most notices read per delivery.
-const MAX_NOTICES: usize = 1024;
+pub(crate) const MAX_NOTICES: usize = 1024;
 
 /// This worker's place among its peers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

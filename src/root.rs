@@ -42,11 +42,6 @@ impl Root {
         }
     }
 
-    /// The root context's id.
-    pub fn id(&self) -> u32 {
-        self.id
-    }
-
     /// The worker's metrics, for the host of each of its contexts.
     pub fn metrics(&self) -> Rc<Metrics> {
         self.metrics.clone()

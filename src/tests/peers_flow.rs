@@ -8,6 +8,7 @@ use super::support::{ID, asked_stale_sha256, sha256_of, static_worker};
 use crate::filter::{HeadersAction, RequestFilter};
 use crate::host::Host;
 use crate::host::unix_ms;
+use crate::peers;
 use crate::root;
 use crate::worker::SharedWorker;
 
@@ -112,6 +113,45 @@ fn workers_that_stopped_ticking_are_not_told() {
     host.set_response_status("401");
     on_a.on_response_headers(&mut host);
     assert_eq!(host.queue_len(pb.queue), 0, "b has not ticked for 10 s");
+}
+
+#[test]
+fn a_notice_goes_to_every_worker_that_ticked_within_alive_ms_and_they_are_counted() {
+    let mut host = cached_host();
+    let a = worker(&mut host, true);
+    let b = worker(&mut host, true);
+    let c = worker(&mut host, true);
+    let pa = a.borrow().peer().unwrap();
+    let (pb, pc) = (b.borrow().peer().unwrap(), c.borrow().peer().unwrap());
+    let joined = unix_ms(host.now());
+    // b and c ticked (joined) exactly 5 s before: still alive.
+    assert_eq!(
+        peers::tell_drop(&mut host, pa, "k", joined + 5_000, 5_000),
+        2
+    );
+    assert_eq!((host.queue_len(pb.queue), host.queue_len(pc.queue)), (1, 1));
+    assert_eq!(host.queue_len(pa.queue), 0);
+    // A millisecond later they are gone.
+    assert_eq!(
+        peers::tell_drop(&mut host, pa, "k", joined + 5_001, 5_000),
+        0
+    );
+    assert_eq!((host.queue_len(pb.queue), host.queue_len(pc.queue)), (1, 1));
+}
+
+#[test]
+fn one_delivery_reads_at_most_max_notices_and_the_next_the_rest() {
+    let mut host = cached_host();
+    let a = worker(&mut host, true);
+    let queue = a.borrow().peer().unwrap().queue;
+    for n in 0..=peers::MAX_NOTICES {
+        host.enqueue(queue, format!("key-{n}").as_bytes()).unwrap();
+    }
+    let first = peers::received(&mut host, queue);
+    assert_eq!(first.len(), peers::MAX_NOTICES);
+    assert_eq!(first[0], "key-0");
+    let rest = peers::received(&mut host, queue);
+    assert_eq!(rest, [format!("key-{}", peers::MAX_NOTICES)]);
 }
 
 #[test]

@@ -140,6 +140,33 @@ fn token_due_for_advisory_refresh_is_still_used_without_waiting() {
     assert!(host.dispatches().is_empty());
 }
 
+/// The debug line a hit logs: the token's tail, whole seconds left, and
+/// whether a refresh is due.
+fn hit_line(remaining_ms: u64) -> String {
+    let mut host = cached(client_request(), remaining_ms);
+    assert_eq!(
+        static_filter().on_request_headers(&mut host),
+        HeadersAction::Continue
+    );
+    host.logs()
+        .into_iter()
+        .find(|(level, line)| *level == log::Level::Debug && line.starts_with("cached token"))
+        .map(|(_, line)| line)
+        .expect("a hit logs one debug line")
+}
+
+#[test]
+fn a_hit_logs_the_seconds_left_and_a_due_refresh() {
+    assert_eq!(
+        hit_line(3_600_000),
+        format!("cached token …WXYZ for {ID} (3600s left)")
+    );
+    assert_eq!(
+        hit_line(30_001),
+        format!("cached token …WXYZ for {ID} (30s left, refresh due)")
+    );
+}
+
 #[test]
 fn token_at_mandatory_boundary_is_not_used() {
     let mut host = cached(client_request(), 30_000);
@@ -235,6 +262,21 @@ fn forbidden_answer_gives_403_with_the_issuer_description() {
         "claude-wif: access denied by issuer-svc: no access policy grants spiffe://x",
     );
     assert!(host.shared().is_empty());
+}
+
+#[test]
+fn a_denial_is_logged_at_info_and_a_failure_at_warn() {
+    let refusals = |host: &FakeHost| -> Vec<log::Level> {
+        host.logs()
+            .into_iter()
+            .filter(|(_, line)| line.starts_with("refused the request"))
+            .map(|(level, _)| level)
+            .collect()
+    };
+    let denied = miss_then_answer(Some("403"), r#"{"error":"access_denied"}"#);
+    assert_eq!(refusals(&denied), [log::Level::Info]);
+    let failed = miss_then_answer(Some("500"), "");
+    assert_eq!(refusals(&failed), [log::Level::Warn]);
 }
 
 #[test]

@@ -193,6 +193,7 @@ fn when_the_calling_request_goes_away_the_next_request_calls_again() {
     let mut host = FakeHost::new();
     let (mut owner, _) = request(&mut host, &w, 10);
     request(&mut host, &w, 11);
+    assert_eq!(w.borrow().calls_in_flight(), 1, "one call for both");
     owner.on_done();
     host.drop_context(10);
     assert_eq!(
@@ -269,6 +270,24 @@ fn oversized_answer_is_an_error_never_read() {
     assert_eq!(host.replies()[0].status, 503);
     assert!(host.replies()[0].body.contains("larger than 65536 bytes"));
     assert!(!host.shared().contains_key(KEY));
+}
+
+#[test]
+fn an_answer_of_exactly_the_size_limit_is_read() {
+    let w = worker("");
+    let mut host = FakeHost::new();
+    request(&mut host, &w, 10);
+    let mut body = ok_body("sk-ant-oat01-new", 3600);
+    body.push_str(&" ".repeat(MAX_ANSWER_BYTES - body.len()));
+    host.answer(Some("200"), &body);
+    let call = host.dispatch_token(0);
+    root::call_answer(&w, &mut host, 10, call, MAX_ANSWER_BYTES);
+    assert!(host.replies().is_empty());
+    assert!(host.shared().contains_key(KEY));
+    assert_eq!(
+        bearer(&mut host, 10).as_deref(),
+        Some("Bearer sk-ant-oat01-new")
+    );
 }
 
 #[test]
