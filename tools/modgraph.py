@@ -219,9 +219,10 @@ def main() -> int:
                     failures.append(f"{args.src}: {module} must not use {name}")
     if args.cross_check:
         dot = args.cross_check.read_text()
-        if dot_modules(dot) != set(edges):
+        theirs = dot_modules(dot)
+        if theirs != set(edges):
             failures.append(
-                f"{args.cross_check}: its top-level modules ({', '.join(sorted(dot_modules(dot)))}) "
+                f"{args.cross_check}: its top-level modules ({', '.join(sorted(theirs))}) "
                 f"are not {args.src}'s ({', '.join(sorted(edges))})"
             )
         for a, b in missed_edges(edges, dot):
